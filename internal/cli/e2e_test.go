@@ -1,0 +1,181 @@
+package cli_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/zombietrace/zombietrace/internal/cli"
+	"github.com/zombietrace/zombietrace/internal/report"
+	"github.com/zombietrace/zombietrace/internal/scenario"
+	"github.com/zombietrace/zombietrace/internal/tracetest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "zombietrace-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "zombietrace")
+	build := exec.Command("go", "build", "-o", binary, "../../cmd/zombietrace")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("build zombietrace: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if err := scenario.RemoveBinary(); err != nil {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func TestMissingPrivilegesExitCode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("dropping privileges needs root")
+	}
+	// The binary must be reachable by the unprivileged user.
+	if err := os.Chmod(filepath.Dir(binary), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	exit, ok := err.(*exec.ExitError)
+	if !ok {
+		t.Fatalf("run as nobody: %v\n%s", err, out)
+	}
+	if exit.ExitCode() != cli.ExitPrivileges {
+		t.Errorf("exit code = %d, want %d", exit.ExitCode(), cli.ExitPrivileges)
+	}
+	if !strings.Contains(string(out), "CAP_BPF and CAP_PERFMON") {
+		t.Errorf("message does not name the capabilities:\n%s", out)
+	}
+}
+
+// TestTraceAndSummary runs the binary as a user would: start, wait until
+// attached, create a zombie, stop with SIGINT, and read the output.
+func TestTraceAndSummary(t *testing.T) {
+	tracetest.RequireBPF(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(binary, "--output", "json", "--min-age", "300ms", "--ready-file", ready)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitForFile(t, ready, 10*time.Second)
+
+	run := scenario.Start(t, "nowait", "--exit-code", "3")
+	zombie := run.Zombies[0]
+	lines := make(chan string)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	var rec report.Record
+	deadline := time.After(5 * time.Second)
+	for int(rec.Zombie.PID) != zombie || rec.Type != report.TypeLingering {
+		select {
+		case line := <-lines:
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("invalid JSON line %q: %v", line, err)
+			}
+		case <-deadline:
+			t.Fatalf("no lingering record for %d; stderr:\n%s", zombie, stderr.String())
+		}
+	}
+	if rec.Parent == nil || int(rec.Parent.PID) != run.Parent {
+		t.Errorf("parent = %+v, want %d", rec.Parent, run.Parent)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for line := range lines {
+		last = line
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("zombietrace exited with %v; stderr:\n%s", err, stderr.String())
+	}
+	var summary report.Summary
+	if err := json.Unmarshal([]byte(last), &summary); err != nil {
+		t.Fatalf("last line is not JSON: %q", last)
+	}
+	if summary.Type != report.TypeSummary {
+		t.Errorf("last line type = %q, want summary", summary.Type)
+	}
+	if summary.ZombiesSeen < 1 {
+		t.Errorf("zombies_seen = %d, want at least 1", summary.ZombiesSeen)
+	}
+	if summary.Events == 0 {
+		t.Error("events = 0")
+	}
+	if !strings.Contains(stderr.String(), "msg=detached") {
+		t.Errorf("log lacks the detach line:\n%s", stderr.String())
+	}
+	assertNothingLoaded(t, stderr.String())
+}
+
+func waitForFile(t *testing.T, path string, timeout time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s did not appear within %s", path, timeout)
+}
+
+// assertNothingLoaded checks that none of the programs that the start line
+// lists in prog_ids is still loaded after the process exited.
+func assertNothingLoaded(t *testing.T, log string) {
+	t.Helper()
+	m := regexp.MustCompile(`prog_ids=([0-9,]+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("start line lacks prog_ids:\n%s", log)
+	}
+	ids := strings.Split(m[1], ",")
+	if len(ids) != 9 {
+		t.Errorf("prog_ids lists %d programs, want 9", len(ids))
+	}
+	for _, s := range ids {
+		id, _ := strconv.ParseUint(s, 10, 32)
+		// The kernel frees a program shortly after its last reference
+		// closes, which can be a moment after the process is gone.
+		var err error
+		for range 50 {
+			var prog *ebpf.Program
+			if prog, err = ebpf.NewProgramFromID(ebpf.ProgramID(id)); err != nil {
+				break
+			}
+			prog.Close()
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("program %d is still loaded after exit (err %v)", id, err)
+		}
+	}
+}

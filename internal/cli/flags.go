@@ -1,0 +1,126 @@
+// Package cli implements the zombietrace command: flags, start-up checks,
+// the event loop and the exit codes.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zombietrace/zombietrace/internal/probe"
+	"github.com/zombietrace/zombietrace/internal/report"
+	"github.com/zombietrace/zombietrace/internal/tracker"
+)
+
+// Exit codes, documented in the README.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // a runtime error
+	ExitUsage       = 2 // invalid flags or arguments
+	ExitPrivileges  = 3 // missing root or capabilities
+	ExitUnsupported = 4 // the kernel lacks BTF, the ring buffer or tracefs
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// Config is the parsed command line.
+type Config struct {
+	Output         string
+	MinAge         time.Duration
+	ParentPID      int
+	RingBufferSize int
+	LogFormat      string
+	LogLevel       string
+	ReadyFile      string
+	ShowVersion    bool
+}
+
+const usageHeader = `Usage: zombietrace [flags]
+
+Trace processes that become zombies and stay unreaped: who each one was,
+who created it, which parent holds it, what that parent did about it, and
+how long it lingered. Needs root, or CAP_BPF and CAP_PERFMON.
+
+Examples:
+  zombietrace                      report every lingering zombie
+  zombietrace --pid 1              only zombies held by PID 1
+  zombietrace --output json        JSON Lines, one record per line
+  zombietrace --min-age 500ms      report zombies older than 500 ms
+
+Every flag can also be set with an environment variable named after it:
+ZOMBIETRACE_ and the flag in capitals with - as _, e.g. ZOMBIETRACE_MIN_AGE=10s.
+A flag on the command line wins over the variable.
+
+Flags:
+`
+
+var errHelp = errors.New("help requested")
+
+// parseFlags parses args. It returns errHelp after printing the help.
+func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
+	var cfg Config
+	fs := flag.NewFlagSet("zombietrace", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Output, "output", report.FormatText, "output format: text or json (JSON Lines)")
+	fs.DurationVar(&cfg.MinAge, "min-age", tracker.DefaultMinAge,
+		"report a zombie once it has stayed unreaped this long")
+	fs.IntVar(&cfg.ParentPID, "pid", 0, "only report zombies whose parent has this PID (0: all)")
+	fs.IntVar(&cfg.RingBufferSize, "ring-buffer-size", probe.DefaultRingBufferSize,
+		"size of the BPF ring buffer in bytes: a power of two, at least 4096")
+	fs.StringVar(&cfg.LogFormat, "log-format", "text", "format of the log on stderr: text or json")
+	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.ReadyFile, "ready-file", "",
+		"create this file once the probes are attached (for scripts and tests)")
+	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHeader)
+		fs.PrintDefaults()
+	}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return cfg, errHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if err := applyEnv(fs); err != nil {
+		return cfg, usageError(fs, "%v", err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, usageError(fs, "unexpected argument %q: zombietrace takes only flags", fs.Arg(0))
+	}
+	return cfg, validate(fs, cfg)
+}
+
+func validate(fs *flag.FlagSet, cfg Config) error {
+	switch {
+	case cfg.Output != report.FormatText && cfg.Output != report.FormatJSON:
+		return usageError(fs, "invalid --output %q: use text or json", cfg.Output)
+	case cfg.MinAge <= 0:
+		return usageError(fs, "invalid --min-age %s: use a positive duration such as 5s", cfg.MinAge)
+	case cfg.ParentPID < 0:
+		return usageError(fs, "invalid --pid %d: use a PID greater than 0, or 0 for all", cfg.ParentPID)
+	case cfg.RingBufferSize < 4096 || cfg.RingBufferSize&(cfg.RingBufferSize-1) != 0:
+		return usageError(fs, "invalid --ring-buffer-size %d: use a power of two of at least 4096, such as 4194304",
+			cfg.RingBufferSize)
+	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
+		return usageError(fs, "invalid --log-format %q: use text or json", cfg.LogFormat)
+	}
+	if _, err := parseLevel(cfg.LogLevel); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	return nil
+}
+
+func usageError(fs *flag.FlagSet, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintf(fs.Output(), "zombietrace: %s\n", msg)
+	fs.Usage()
+	return errors.New(msg)
+}

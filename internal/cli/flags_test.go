@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestMainRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{"output", []string{"--output", "yaml"}, `invalid --output "yaml"`},
+		{"min-age zero", []string{"--min-age", "0s"}, "invalid --min-age 0s"},
+		{"min-age unparsable", []string{"--min-age", "soon"}, `invalid value "soon" for flag -min-age`},
+		{"negative pid", []string{"--pid", "-4"}, "invalid --pid -4"},
+		{"ring buffer", []string{"--ring-buffer-size", "5000"}, "invalid --ring-buffer-size 5000"},
+		{"log level", []string{"--log-level", "loud"}, `invalid --log-level "loud"`},
+		{"argument", []string{"extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := Main(tt.args, &stdout, &stderr)
+			if code != ExitUsage {
+				t.Errorf("exit code = %d, want %d", code, ExitUsage)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "Usage: zombietrace") {
+				t.Error("stderr lacks the usage text")
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout = %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
+
+func TestMainHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Main([]string{"--help"}, &stdout, &stderr); code != ExitOK {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	for _, want := range []string{"Examples:", "--pid 1", "ZOMBIETRACE_MIN_AGE", "-min-age"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	t.Setenv("ZOMBIETRACE_OUTPUT", "xml")
+	var stdout, stderr bytes.Buffer
+	if code := Main(nil, &stdout, &stderr); code != ExitUsage {
+		t.Errorf("exit code = %d, want %d", code, ExitUsage)
+	}
+	if !strings.Contains(stderr.String(), `invalid --output "xml"`) {
+		t.Errorf("stderr lacks the rejected value:\n%s", stderr.String())
+	}
+}
+
+func TestCommandLineWinsOverEnvironment(t *testing.T) {
+	t.Setenv("ZOMBIETRACE_OUTPUT", "xml")
+	var stdout, stderr bytes.Buffer
+	cfg, err := parseFlags([]string{"--output", "json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if cfg.Output != "json" {
+		t.Errorf("output = %q, want json", cfg.Output)
+	}
+}
+
+func TestInvalidEnvironmentValue(t *testing.T) {
+	t.Setenv("ZOMBIETRACE_MIN_AGE", "later")
+	var stdout, stderr bytes.Buffer
+	if code := Main(nil, &stdout, &stderr); code != ExitUsage {
+		t.Errorf("exit code = %d, want %d", code, ExitUsage)
+	}
+	if !strings.Contains(stderr.String(), `invalid ZOMBIETRACE_MIN_AGE="later"`) {
+		t.Errorf("stderr lacks the variable name:\n%s", stderr.String())
+	}
+}

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/zombietrace/zombietrace/internal/loop"
+	"github.com/zombietrace/zombietrace/internal/probe"
+	"github.com/zombietrace/zombietrace/internal/report"
+	"github.com/zombietrace/zombietrace/internal/tracker"
+)
+
+// Main runs zombietrace with args (without the program name) and returns
+// the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		return ExitUsage
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintf(stdout, "zombietrace %s\n", Version)
+		return ExitOK
+	}
+	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, cfg, stdout, logger)
+}
+
+func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger) int {
+	if code := checkPrivileges(logger); code != ExitOK {
+		return code
+	}
+	out, err := report.NewWriter(cfg.Output, stdout)
+	if err != nil {
+		logger.Error(err.Error())
+		return ExitUsage
+	}
+	var writeErr error
+	tr, err := tracker.New(tracker.Config{
+		MinAge:    cfg.MinAge,
+		ParentPID: uint32(cfg.ParentPID),
+		Logger:    logger,
+		Emit: func(r report.Record) {
+			if err := out.Write(r); err != nil && writeErr == nil {
+				writeErr = err
+			}
+		},
+	})
+	if err != nil {
+		logger.Error("start tracker failed", "error", err)
+		return ExitFailure
+	}
+	p, err := probe.Load(probe.Options{RingBufferSize: cfg.RingBufferSize, Logger: logger})
+	if err != nil {
+		return loadFailed(logger, err)
+	}
+	defer p.Close()
+	logger.Info("attached", "version", Version, "hooks", strings.Join(p.Hooks(), ","),
+		"prog_ids", joinIDs(p.ProgramIDs()),
+		"min_age", cfg.MinAge, "ring_buffer_bytes", cfg.RingBufferSize)
+	if err := tr.ScanExisting(); err != nil {
+		logger.Warn("scan for existing zombies failed", "error", err)
+	}
+	if err := markReady(cfg.ReadyFile); err != nil {
+		logger.Error("write ready file failed", "path", cfg.ReadyFile, "error", err)
+		return ExitFailure
+	}
+	events := loop.New(p, tr, logger)
+	if err := events.Run(ctx); err != nil {
+		logger.Error("read events failed", "error", err)
+		return ExitFailure
+	}
+	summary := events.Summary()
+	if err := p.Close(); err != nil {
+		logger.Warn("detach failed", "error", err)
+	}
+	logger.Info("detached")
+	if err := report.WriteSummary(stdout, cfg.Output, summary); err != nil {
+		logger.Error("write summary failed", "error", err)
+		return ExitFailure
+	}
+	if writeErr != nil {
+		logger.Error("write records failed", "error", writeErr)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func checkPrivileges(logger *slog.Logger) int {
+	missing, err := probe.MissingCapabilities()
+	if err != nil {
+		logger.Error("check capabilities failed", "error", err)
+		return ExitFailure
+	}
+	if len(missing) > 0 {
+		logger.Error(fmt.Sprintf("zombietrace needs %s (or CAP_SYS_ADMIN) to load BPF programs: "+
+			"run it as root or grant the capabilities", strings.Join(missing, " and ")))
+		return ExitPrivileges
+	}
+	return ExitOK
+}
+
+func loadFailed(logger *slog.Logger, err error) int {
+	switch {
+	case errors.Is(err, probe.ErrNoBTF), errors.Is(err, probe.ErrNoRingBuffer),
+		errors.Is(err, probe.ErrNoTracefs):
+		logger.Error("kernel not supported: " + err.Error())
+		return ExitUnsupported
+	case errors.Is(err, probe.ErrPermission):
+		logger.Error("loading BPF programs was not permitted: run as root, or with CAP_BPF, "+
+			"CAP_PERFMON and CAP_SYS_RESOURCE", "error", err)
+		return ExitPrivileges
+	}
+	logger.Error("load BPF programs failed", "error", err)
+	return ExitFailure
+}
+
+func joinIDs(ids []uint32) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return strings.Join(s, ",")
+}
+
+func markReady(path string) error {
+	if path == "" {
+		return nil
+	}
+	return os.WriteFile(path, []byte("attached\n"), 0o644)
+}

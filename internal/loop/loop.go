@@ -1,0 +1,142 @@
+// Package loop drains the ring buffer into the tracker and fires its
+// timers, on one goroutine, until it is stopped.
+package loop
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/zombietrace/zombietrace/internal/event"
+	"github.com/zombietrace/zombietrace/internal/probe"
+	"github.com/zombietrace/zombietrace/internal/report"
+	"github.com/zombietrace/zombietrace/internal/tracker"
+)
+
+// lostCheckInterval is how often the kernel's lost-event counters are read.
+const lostCheckInterval = time.Second
+
+// Loop moves events from a probe to a tracker.
+type Loop struct {
+	probe   *probe.Probe
+	tracker *tracker.Tracker
+	logger  *slog.Logger
+	events  uint64
+	lost    map[event.Kind]uint64
+}
+
+// New returns a loop; call Run to start it.
+func New(p *probe.Probe, t *tracker.Tracker, logger *slog.Logger) *Loop {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Loop{probe: p, tracker: t, logger: logger, lost: map[event.Kind]uint64{}}
+}
+
+// read decodes ring buffer records on its own goroutine until the reader
+// is closed.
+func (l *Loop) read(events chan<- event.Event, errs chan<- error, done <-chan struct{}) {
+	defer close(events)
+	var rec ringbuf.Record
+	for {
+		ev, err := l.probe.Read(&rec)
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return
+		}
+		if errors.Is(err, probe.ErrShortRecord) {
+			l.logger.Warn("dropped malformed event", "error", err)
+			continue
+		}
+		if err != nil {
+			errs <- err
+			return
+		}
+		select {
+		case events <- ev:
+		case <-done:
+			return
+		}
+	}
+}
+
+// Run handles events until ctx ends or the ring buffer is closed. It
+// returns an error only when reading the ring buffer fails.
+func (l *Loop) Run(ctx context.Context) error {
+	events := make(chan event.Event, 4096)
+	errs := make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go l.read(events, errs, done)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	lostTicker := time.NewTicker(lostCheckInterval)
+	defer lostTicker.Stop()
+	for {
+		l.resetTimer(timer)
+		select {
+		case <-ctx.Done():
+			l.checkLost()
+			return nil
+		case err := <-errs:
+			return err
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			l.events++
+			l.tracker.Handle(ev)
+		case now := <-timer.C:
+			l.tracker.Expire(now)
+		case <-lostTicker.C:
+			l.checkLost()
+		}
+	}
+}
+
+func (l *Loop) resetTimer(timer *time.Timer) {
+	next, ok := l.tracker.NextDeadline()
+	if !ok {
+		timer.Reset(time.Hour)
+		return
+	}
+	timer.Reset(max(time.Until(next), 0))
+}
+
+// checkLost logs when the kernel dropped events since the last check.
+func (l *Loop) checkLost() {
+	lost, err := l.probe.Lost()
+	if err != nil {
+		l.logger.Warn("read lost-event counters failed", "error", err)
+		return
+	}
+	for kind, n := range lost {
+		if n > l.lost[kind] {
+			l.logger.Warn("ring buffer full: events lost; raise --ring-buffer-size",
+				"kind", kind.String(), "lost", n-l.lost[kind], "lost_total", n)
+		}
+	}
+	maps.Copy(l.lost, lost)
+}
+
+// Summary returns the counts for the summary line. Call it after Run.
+func (l *Loop) Summary() report.Summary {
+	s := l.tracker.Stats()
+	lost := make(map[string]uint64, len(l.lost))
+	for kind, n := range l.lost {
+		lost[kind.String()] = n
+	}
+	return report.Summary{
+		ZombiesSeen:    s.Lingering,
+		FoundAtStart:   s.FoundAtStart,
+		StillLingering: s.Zombies,
+		Reaped:         s.Reaped,
+		HandedOver:     s.HandedOver,
+		EventsLost:     lost,
+		Events:         l.events,
+	}
+}

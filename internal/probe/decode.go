@@ -1,0 +1,193 @@
+package probe
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/zombietrace/zombietrace/internal/event"
+)
+
+// ErrShortRecord is returned for a ring buffer record smaller than the
+// event its header announces.
+var ErrShortRecord = errors.New("short event record")
+
+// Decode converts one ring buffer record into an event.
+func Decode(raw []byte) (event.Event, error) {
+	var hdr zombietraceHeader
+	if err := decodeInto(raw, &hdr); err != nil {
+		return nil, err
+	}
+	h := event.Header{TimeNs: hdr.TimeNs, Kind: event.Kind(hdr.Kind), Proc: ref(hdr.Proc)}
+	switch h.Kind {
+	case event.KindFork:
+		return decodeFork(raw, h)
+	case event.KindExec:
+		return decodeExec(raw, h)
+	case event.KindExit:
+		return decodeExit(raw, h)
+	case event.KindChildSignal:
+		return decodeChildSignal(raw, h)
+	case event.KindWait:
+		return decodeWait(raw, h)
+	case event.KindFree:
+		return &event.Free{Header: h}, nil
+	}
+	return nil, fmt.Errorf("decode event: unknown kind %d", hdr.Kind)
+}
+
+func decodeInto(raw []byte, v any) error {
+	if _, err := binary.Decode(raw, binary.NativeEndian, v); err != nil {
+		return fmt.Errorf("%w: %d bytes: %w", ErrShortRecord, len(raw), err)
+	}
+	return nil
+}
+
+func decodeFork(raw []byte, h event.Header) (event.Event, error) {
+	var e zombietraceForkEvent
+	if err := decodeInto(raw, &e); err != nil {
+		return nil, err
+	}
+	return &event.Fork{
+		Header:   h,
+		Parent:   ref(e.Parent),
+		Creator:  ref(e.Creator),
+		PIDs:     chain(e.Pids),
+		CgroupID: e.CgroupId,
+		Comm:     cString(e.Comm[:]),
+	}, nil
+}
+
+func decodeExec(raw []byte, h event.Header) (event.Event, error) {
+	var e zombietraceExecEvent
+	if err := decodeInto(raw, &e); err != nil {
+		return nil, err
+	}
+	n := min(int(e.ArgsLen), len(e.Args))
+	return &event.Exec{
+		Header:    h,
+		PIDs:      chain(e.Pids),
+		CgroupID:  e.CgroupId,
+		OldTID:    e.OldTid,
+		Comm:      cString(e.Comm[:]),
+		Args:      splitArgs(int8Bytes(e.Args[:n])),
+		Truncated: e.ArgsTotal > e.ArgsLen,
+	}, nil
+}
+
+func decodeExit(raw []byte, h event.Header) (event.Event, error) {
+	var e zombietraceExitEvent
+	if err := decodeInto(raw, &e); err != nil {
+		return nil, err
+	}
+	return &event.Exit{
+		Header:      h,
+		Parent:      ref(e.Parent),
+		Tracer:      ref(e.Tracer),
+		PIDs:        chain(e.Pids),
+		ParentState: parentState(e.ParentState),
+		CgroupID:    e.CgroupId,
+		ExitCode:    e.ExitCode,
+		ExitSignal:  e.ExitSignal,
+		Flags:       e.Flags,
+		TID:         e.Tid,
+		Comm:        cString(e.Comm[:]),
+	}, nil
+}
+
+func decodeChildSignal(raw []byte, h event.Header) (event.Event, error) {
+	var e zombietraceChildSignalEvent
+	if err := decodeInto(raw, &e); err != nil {
+		return nil, err
+	}
+	return &event.ChildSignal{
+		Header:      h,
+		Target:      ref(e.Target),
+		TargetState: parentState(e.TargetState),
+		Signal:      e.Sig,
+		Code:        e.SiCode,
+		ChildNSPID:  e.SiPid,
+		Status:      e.SiStatus,
+		Result:      e.Result,
+		Self:        e.Self != 0,
+	}, nil
+}
+
+func decodeWait(raw []byte, h event.Header) (event.Event, error) {
+	var e zombietraceWaitEvent
+	if err := decodeInto(raw, &e); err != nil {
+		return nil, err
+	}
+	return &event.Wait{
+		Header:    h,
+		EnterNs:   e.EnterNs,
+		Return:    e.Ret,
+		ID:        e.Id,
+		Syscall:   e.Syscall,
+		IDType:    e.Idtype,
+		Options:   e.Options,
+		ChildPID:  e.ChildPid,
+		ChildCode: e.ChildCode,
+		PIDLevel:  e.PidLevel,
+		TID:       e.Tid,
+	}, nil
+}
+
+func ref(r zombietraceProcRef) event.ProcRef {
+	return event.ProcRef{PID: r.Pid, StartNs: r.StartNs}
+}
+
+func chain(c zombietracePidChain) event.PIDChain {
+	levels := min(int(c.Level)+1, len(c.Nr))
+	return event.PIDChain{
+		NR:      append([]uint32(nil), c.Nr[:levels]...),
+		Level:   c.Level,
+		OwnNR:   c.OwnNr,
+		NSInode: c.NsInum,
+	}
+}
+
+func parentState(s zombietraceParentState) event.ParentState {
+	return event.ParentState{
+		SigchldHandler: s.SigchldHandler,
+		SigchldFlags:   s.SigchldFlags,
+		SigchldBlocked: s.SigchldBlocked != 0,
+		TaskState:      s.TaskState,
+		TaskFlags:      s.TaskFlags,
+		SignalFlags:    s.SignalFlags,
+		Subreaper:      s.Subreaper != 0,
+		PIDLevel:       s.PidLevel,
+		NSInode:        s.NsInum,
+	}
+}
+
+func int8Bytes(s []int8) []byte {
+	b := make([]byte, len(s))
+	for i, c := range s {
+		b[i] = byte(c)
+	}
+	return b
+}
+
+func cString(s []int8) string {
+	b := int8Bytes(s)
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// splitArgs splits a NUL-separated command line, dropping the final NUL.
+func splitArgs(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
+	if len(b) == 0 {
+		return nil
+	}
+	parts := bytes.Split(b, []byte{0})
+	args := make([]string, len(parts))
+	for i, p := range parts {
+		args[i] = string(p)
+	}
+	return args
+}

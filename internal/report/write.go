@@ -1,0 +1,172 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Writer writes records in one format.
+type Writer interface {
+	Write(Record) error
+}
+
+// Formats accepted by NewWriter.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+// NewWriter returns a writer for format, FormatText or FormatJSON.
+func NewWriter(format string, w io.Writer) (Writer, error) {
+	switch format {
+	case FormatText:
+		return &textWriter{w: w}, nil
+	case FormatJSON:
+		return &jsonWriter{enc: newEncoder(w)}, nil
+	}
+	return nil, fmt.Errorf("invalid output format %q: use %s or %s", format, FormatText, FormatJSON)
+}
+
+type jsonWriter struct{ enc *json.Encoder }
+
+func newEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
+// Write writes the record as one line of JSON. Invalid UTF-8 in command
+// lines becomes U+FFFD, so every line stays valid JSON.
+func (j *jsonWriter) Write(r Record) error { return j.encode(r) }
+
+func (j *jsonWriter) encode(v any) error {
+	if err := j.enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON record: %w", err)
+	}
+	return nil
+}
+
+type textWriter struct{ w io.Writer }
+
+// Write writes the record as one line of key=value pairs.
+func (t *textWriter) Write(r Record) error {
+	var b strings.Builder
+	b.WriteString(r.Time.Local().Format("15:04:05.000"))
+	b.WriteString(" " + r.Type)
+	writeProcess(&b, "", &r.Zombie)
+	if r.FoundAtStart {
+		b.WriteString(" found_at_start=true")
+	} else {
+		fmt.Fprintf(&b, " age=%s", formatAge(r.AgeSeconds))
+	}
+	if r.Exit != nil {
+		b.WriteString(" exit=" + formatExit(r.Exit))
+	}
+	writeProcess(&b, "parent_", r.Parent)
+	writeProcess(&b, "original_parent_", r.OriginalParent)
+	writeProcess(&b, "creator_", r.Creator)
+	if n := len(r.Handovers); n > 0 && r.Handovers[n-1].Time != nil {
+		b.WriteString(" handed_over=" + r.Handovers[n-1].Time.Local().Format("15:04:05.000"))
+	}
+	writeSIGCHLD(&b, r.SIGCHLD)
+	writeWaits(&b, r.Waits)
+	writeProcess(&b, "reaped_by_", r.ReapedBy)
+	if r.ReapNote != "" {
+		b.WriteString(" note=" + strconv.Quote(r.ReapNote))
+	}
+	if r.Cgroup != "" {
+		b.WriteString(" cgroup=" + quoteIfNeeded(r.Cgroup))
+	}
+	b.WriteByte('\n')
+	if _, err := io.WriteString(t.w, b.String()); err != nil {
+		return fmt.Errorf("write record: %w", err)
+	}
+	return nil
+}
+
+func writeProcess(b *strings.Builder, prefix string, p *Process) {
+	if p == nil {
+		return
+	}
+	name := "pid"
+	if prefix != "" {
+		name = strings.TrimSuffix(prefix, "_")
+	}
+	fmt.Fprintf(b, " %s=%d", name, p.PID)
+	if p.NSPID != p.PID {
+		fmt.Fprintf(b, " %sns_pid=%d", prefix, p.NSPID)
+	}
+	if p.NSInit {
+		fmt.Fprintf(b, " %srole=ns-init", prefix)
+	} else if p.Subreaper {
+		fmt.Fprintf(b, " %srole=subreaper", prefix)
+	}
+	cmd := p.Comm
+	if len(p.Cmdline) > 0 {
+		cmd = strings.Join(p.Cmdline, " ")
+		if p.CmdlineTruncated {
+			cmd += "..."
+		}
+	}
+	fmt.Fprintf(b, " %scmd=%s", prefix, strconv.Quote(cmd))
+}
+
+func writeSIGCHLD(b *strings.Builder, s *SIGCHLD) {
+	if s == nil {
+		return
+	}
+	b.WriteString(" sigchld=" + s.Disposition)
+	if len(s.Flags) > 0 {
+		b.WriteString("," + strings.Join(s.Flags, ","))
+	}
+	if s.Blocked {
+		b.WriteString(",blocked")
+	}
+	if s.Delivery != "" {
+		b.WriteString(" sigchld_delivery=" + s.Delivery)
+	}
+}
+
+func writeWaits(b *strings.Builder, w *Waits) {
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(b, " waits=%s wait_calls=%d", w.Summary, w.Calls)
+	if len(w.Recent) == 0 {
+		return
+	}
+	calls := make([]string, len(w.Recent))
+	for i, c := range w.Recent {
+		calls[i] = fmt.Sprintf("%s(%s", c.Syscall, c.Target)
+		if len(c.Options) > 0 {
+			calls[i] += "," + strings.Join(c.Options, "|")
+		}
+		calls[i] += fmt.Sprintf(")=%d", c.Return)
+	}
+	b.WriteString(" recent_waits=" + strconv.Quote(strings.Join(calls, " ")))
+}
+
+func formatAge(seconds float64) string {
+	return time.Duration(seconds * float64(time.Second)).Round(100 * time.Millisecond).String()
+}
+
+func formatExit(e *ExitStatus) string {
+	if e.Code != nil {
+		return strconv.Itoa(*e.Code)
+	}
+	if e.CoreDumped {
+		return e.Signal + "(core)"
+	}
+	return e.Signal
+}
+
+func quoteIfNeeded(s string) string {
+	if strings.ContainsAny(s, " \"=\t\n") {
+		return strconv.Quote(s)
+	}
+	return s
+}

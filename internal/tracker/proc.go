@@ -1,0 +1,195 @@
+package tracker
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zombietrace/zombietrace/internal/event"
+	"github.com/zombietrace/zombietrace/internal/procfs"
+)
+
+// clock converts the kernel's boot-clock nanoseconds to wall time.
+type clock struct {
+	offset time.Time // wall time at boot
+}
+
+func newClock(string) (clock, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return clock{}, fmt.Errorf("read boot clock: %w", err)
+	}
+	return clock{offset: time.Now().Add(-time.Duration(ts.Nano()))}, nil
+}
+
+func (c clock) wall(bootNs uint64) time.Time { return c.offset.Add(time.Duration(bootNs)) }
+
+func (c clock) bootNs(wall time.Time) uint64 {
+	d := wall.Sub(c.offset)
+	if d < 0 {
+		return 0
+	}
+	return uint64(d)
+}
+
+// namespaceView maps kernel PIDs to the PIDs of zombietrace's own PID
+// namespace, in which it reads /proc and prints PIDs.
+type namespaceView struct {
+	level uint32 // depth of zombietrace's PID namespace; 0 on the host
+}
+
+func newNamespaceView(root string) (namespaceView, error) {
+	self, err := procfs.ReadStatus(root, unix.Getpid())
+	if err != nil {
+		return namespaceView{}, fmt.Errorf("read own PID namespace: %w", err)
+	}
+	level := 0
+	if n := len(self.NSpid); n > 0 {
+		level = n - 1
+	}
+	return namespaceView{level: uint32(level)}, nil
+}
+
+// pid returns the PID of a process in zombietrace's namespace, and false
+// when the process is in a namespace that zombietrace cannot see into.
+//
+// NOTE: below the host namespace, a process in a sibling namespace tree at
+// the same depth is not told apart, because only the own namespace's
+// inode is recorded.
+func (v namespaceView) pid(chain event.PIDChain) (uint32, bool) {
+	if chain.Level < v.level {
+		return 0, false
+	}
+	return chain.At(v.level)
+}
+
+func (t *Tracker) visiblePID(p *process) (int, bool) {
+	if len(p.pids.NR) == 0 && t.view.level == 0 {
+		return int(p.key.PID), true
+	}
+	pid, ok := t.view.pid(p.pids)
+	return int(pid), ok
+}
+
+// lookup returns the tracked process for ref, reading /proc for one that
+// started before zombietrace.
+func (t *Tracker) lookup(ref event.ProcRef) *process {
+	if ref.PID == 0 {
+		return nil
+	}
+	if p := t.procs[ref.Key()]; p != nil {
+		return p
+	}
+	p := newProcess(ref)
+	if t.view.level == 0 {
+		t.loadFromProc(p, int(ref.PID))
+	}
+	t.add(p)
+	return p
+}
+
+// loadFromProc fills in what /proc shows of a process, if the PID still
+// belongs to it.
+func (t *Tracker) loadFromProc(p *process, pid int) bool {
+	stat, err := procfs.ReadStat(t.cfg.ProcRoot, pid)
+	if err != nil || stat.StartTicks != p.key.StartTicks {
+		return false
+	}
+	p.comm = stat.Comm
+	if status, err := procfs.ReadStatus(t.cfg.ProcRoot, pid); err == nil {
+		p.pids = chainFromNSpid(status.NSpid, t.view.level)
+	}
+	if ns, err := procfs.PIDNamespaceInode(t.cfg.ProcRoot, pid); err == nil {
+		p.pids.NSInode = uint32(ns)
+	}
+	if args, err := procfs.ReadCmdline(t.cfg.ProcRoot, pid); err == nil && len(args) > 0 {
+		p.args = args
+	}
+	return true
+}
+
+// chainFromNSpid converts the NSpid line of /proc/PID/status, which starts
+// at the reader's namespace, into a chain that starts at the host's.
+func chainFromNSpid(nspid []int, ownLevel uint32) event.PIDChain {
+	if len(nspid) == 0 {
+		return event.PIDChain{}
+	}
+	level := ownLevel + uint32(len(nspid)) - 1
+	c := event.PIDChain{Level: level, OwnNR: uint32(nspid[len(nspid)-1])}
+	if ownLevel == 0 {
+		for i := 0; i < len(nspid) && i < 4; i++ {
+			c.NR = append(c.NR, uint32(nspid[i]))
+		}
+	}
+	return c
+}
+
+// confirmZombie checks in /proc that the process still exists, is the same
+// process, and is a zombie.
+func (t *Tracker) confirmZombie(p *process) bool {
+	pid, ok := t.visiblePID(p)
+	if !ok {
+		return false
+	}
+	stat, err := procfs.ReadStat(t.cfg.ProcRoot, pid)
+	return err == nil && stat.State == 'Z' && stat.StartTicks == p.key.StartTicks
+}
+
+// ScanExisting reports the zombies that exist in /proc, as found at start.
+// Call it after the probe is attached, so that nothing is missed between
+// the scan and the first event.
+func (t *Tracker) ScanExisting() error {
+	if t.view.level != 0 {
+		// NOTE: inside a PID namespace, /proc PIDs cannot be mapped to the
+		// kernel's host PIDs, so zombies found at start are not reported.
+		return nil
+	}
+	zombies, err := procfs.Zombies(t.cfg.ProcRoot)
+	if err != nil {
+		return fmt.Errorf("scan for existing zombies: %w", err)
+	}
+	for _, z := range zombies {
+		t.addExistingZombie(z)
+	}
+	return nil
+}
+
+func (t *Tracker) addExistingZombie(z procfs.Process) {
+	key := event.Key{PID: uint32(z.Stat.PID), StartTicks: z.Stat.StartTicks}
+	if p := t.procs[key]; p != nil && p.exited {
+		return
+	}
+	p := newProcess(event.ProcRef{PID: key.PID, StartNs: key.StartTicks * uint64(10*time.Millisecond)})
+	p.comm = z.Stat.Comm
+	p.pids = chainFromNSpid(z.Status.NSpid, 0)
+	p.exited = true
+	p.groupDead = z.Status.Threads <= 1
+	p.foundAtStart = true
+	p.parent = t.lookupPID(z.Stat.PPID)
+	p.originalParent = p.parent
+	t.add(p)
+	if !p.groupDead {
+		return
+	}
+	t.addChild(p)
+	p.lingering = true
+	if p.reported || !t.matchesFilter(p) {
+		return
+	}
+	t.stats.FoundAtStart++
+	t.reportLingering(p)
+}
+
+// lookupPID returns the process that has a host PID now, from /proc.
+func (t *Tracker) lookupPID(pid int) *process {
+	if pid <= 0 {
+		return nil
+	}
+	stat, err := procfs.ReadStat(t.cfg.ProcRoot, pid)
+	if err != nil {
+		return nil
+	}
+	ticks := uint64(10 * time.Millisecond)
+	return t.lookup(event.ProcRef{PID: uint32(pid), StartNs: stat.StartTicks * ticks})
+}

@@ -1,0 +1,190 @@
+// Package tracker follows processes through the kernel events that the
+// probe reports and decides which dead processes linger as zombies: who
+// they were, who made them, who holds them, and what the holder did.
+package tracker
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/zombietrace/zombietrace/internal/cgroup"
+	"github.com/zombietrace/zombietrace/internal/event"
+	"github.com/zombietrace/zombietrace/internal/report"
+)
+
+// DefaultMinAge is how long a dead process may stay unreaped before it is
+// reported. A parent that reaps its children does so within milliseconds;
+// five seconds leaves room for a busy or briefly stopped parent.
+const DefaultMinAge = 5 * time.Second
+
+// Config configures a Tracker.
+type Config struct {
+	// MinAge is how long a zombie must stay unreaped to be reported.
+	MinAge time.Duration
+	// ParentPID, when not zero, limits records to zombies whose parent has
+	// this PID in zombietrace's PID namespace.
+	ParentPID uint32
+	// ProcRoot is where procfs is mounted, normally "/proc".
+	ProcRoot string
+	// Emit receives every record. It is called from the goroutine that
+	// calls Handle, Expire or ScanExisting.
+	Emit   func(report.Record)
+	Logger *slog.Logger
+}
+
+// Stats counts what the tracker has seen since it started.
+type Stats struct {
+	Lingering    int // zombies reported as lingering, found at start included
+	FoundAtStart int
+	Reaped       int // reported zombies that were later reaped or released
+	HandedOver   int // reported zombies handed to a new parent
+	Zombies      int // zombies still lingering now
+	Processes    int // processes tracked now
+}
+
+// Tracker is the state machine. It is not safe for concurrent use: feed it
+// from one goroutine.
+type Tracker struct {
+	cfg     Config
+	clock   clock
+	view    namespaceView
+	procs   map[event.Key]*process
+	current map[uint32]*process // latest process of each host PID
+	// children holds, per parent, its children that have exited but not
+	// yet been reaped or freed.
+	children map[event.Key]map[event.Key]*process
+	pending  []pendingCheck
+	cgroups  *cgroup.Resolver // nil when no cgroup2 is mounted
+	stats    Stats
+}
+
+type pendingCheck struct {
+	deadlineNs uint64
+	proc       *process
+}
+
+// New returns a tracker. It reads the boot clock and zombietrace's own PID
+// namespace, so it must run on the machine being traced.
+func New(cfg Config) (*Tracker, error) {
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = func(report.Record) {}
+	}
+	c, err := newClock(cfg.ProcRoot)
+	if err != nil {
+		return nil, err
+	}
+	view, err := newNamespaceView(cfg.ProcRoot)
+	if err != nil {
+		return nil, err
+	}
+	cgroups, err := cgroup.NewResolver(cfg.ProcRoot + "/self/mountinfo")
+	if err != nil {
+		cfg.Logger.Warn("cgroup paths unavailable", "error", err)
+		cgroups = nil
+	}
+	return &Tracker{
+		cgroups:  cgroups,
+		cfg:      cfg,
+		clock:    c,
+		view:     view,
+		procs:    make(map[event.Key]*process),
+		current:  make(map[uint32]*process),
+		children: make(map[event.Key]map[event.Key]*process),
+	}, nil
+}
+
+// Stats returns the counters.
+func (t *Tracker) Stats() Stats {
+	s := t.stats
+	s.Processes = len(t.procs)
+	for _, p := range t.procs {
+		if p.reported && p.zombie() {
+			s.Zombies++
+		}
+	}
+	return s
+}
+
+// Handle applies one event.
+func (t *Tracker) Handle(ev event.Event) {
+	switch e := ev.(type) {
+	case *event.Fork:
+		t.handleFork(e)
+	case *event.Exec:
+		t.handleExec(e)
+	case *event.Exit:
+		t.handleExit(e)
+	case *event.ChildSignal:
+		t.handleChildSignal(e)
+	case *event.Wait:
+		t.handleWait(e)
+	case *event.Free:
+		t.handleFree(e)
+	}
+}
+
+// NextDeadline returns when Expire next has work to do, and false when
+// no dead process is waiting for its check.
+func (t *Tracker) NextDeadline() (time.Time, bool) {
+	if len(t.pending) == 0 {
+		return time.Time{}, false
+	}
+	return t.clock.wall(t.pending[0].deadlineNs), true
+}
+
+// Expire reports every dead process whose minimum age has passed and that
+// /proc still shows as a zombie.
+func (t *Tracker) Expire(now time.Time) {
+	nowNs := t.clock.bootNs(now)
+	for len(t.pending) > 0 && t.pending[0].deadlineNs <= nowNs {
+		p := t.pending[0].proc
+		t.pending[0] = pendingCheck{}
+		t.pending = t.pending[1:]
+		t.check(p)
+	}
+}
+
+func (t *Tracker) check(p *process) {
+	if p.freed || p.reapedNs != 0 || !t.confirmZombie(p) {
+		return
+	}
+	if !p.groupDead {
+		if !p.threadsReported && t.matchesFilter(p) {
+			p.threadsReported = true
+			r := t.lingeringRecord(p)
+			r.ThreadsAlive = true
+			t.cfg.Emit(r)
+		}
+		return
+	}
+	if !p.lingering {
+		p.lingering = true
+		t.reportLingering(p)
+	}
+}
+
+func (t *Tracker) reportLingering(p *process) {
+	if p.reported || !t.matchesFilter(p) {
+		return
+	}
+	p.reported = true
+	t.stats.Lingering++
+	t.cfg.Emit(t.lingeringRecord(p))
+}
+
+func (t *Tracker) matchesFilter(p *process) bool {
+	if t.cfg.ParentPID == 0 {
+		return true
+	}
+	if p.parent == nil {
+		return false
+	}
+	pid, ok := t.view.pid(p.parent.pids)
+	return ok && pid == t.cfg.ParentPID
+}
