@@ -376,17 +376,27 @@ static __always_inline void read_wait_result(struct wait_event *e,
 	}
 }
 
-static __always_inline int wait_exit(long ret)
+static __always_inline int wait_exit(long ret, __u32 syscall)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
+	struct wait_args unknown = { .syscall = syscall };
 	struct task_struct *task;
 	struct wait_args *args;
 	struct wait_event *e;
+	bool known;
 
-	args = bpf_map_lookup_elem(&waits, &tid);
-	if (!args)
+	if (!trace_waits)
 		return 0;
+	/*
+	 * A call that blocked since before the probe was attached has no
+	 * saved arguments. It is still reported, because it may be the one
+	 * that reaps a zombie.
+	 */
+	args = bpf_map_lookup_elem(&waits, &tid);
+	known = args != NULL;
+	if (!known)
+		args = &unknown;
 	e = reserve(sizeof(*e), EVENT_WAIT);
 	if (!e) {
 		bpf_map_delete_elem(&waits, &tid);
@@ -404,6 +414,7 @@ static __always_inline int wait_exit(long ret)
 	e->child_code = 0;
 	e->pid_level = BPF_CORE_READ(task, thread_pid, level);
 	e->tid = tid;
+	e->args_unknown = !known;
 	read_wait_result(e, args);
 	bpf_map_delete_elem(&waits, &tid);
 	bpf_ringbuf_submit(e, 0);
@@ -421,7 +432,7 @@ int handle_wait4_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_wait4")
 int handle_wait4_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return wait_exit(ctx->ret);
+	return wait_exit(ctx->ret, WAIT_WAIT4);
 }
 
 SEC("tracepoint/syscalls/sys_enter_waitid")
@@ -434,7 +445,7 @@ int handle_waitid_enter(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_waitid")
 int handle_waitid_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return wait_exit(ctx->ret);
+	return wait_exit(ctx->ret, WAIT_WAITID);
 }
 
 SEC("tp_btf/sched_process_free")

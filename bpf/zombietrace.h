@@ -134,7 +134,7 @@ struct wait_event {
 	__s32 child_code;  /* waitid: si_code; wait4: the wait status */
 	__u32 pid_level;   /* level of the waiter's PID namespace */
 	__u32 tid;
-	__u32 _pad;
+	__u32 args_unknown; /* 1: the call began before the probe was attached */
 };
 
 struct free_event {

@@ -87,6 +87,9 @@ type Wait struct {
 	ChildCode int32
 	PIDLevel  uint32
 	TID       uint32
+	// ArgsUnknown is set for a call that began before the probe was
+	// attached: only Syscall, Return and, for wait4, ChildPID are known.
+	ArgsUnknown bool
 }
 
 // Free reports that a process's task_struct was freed.

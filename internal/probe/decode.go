@@ -120,17 +120,18 @@ func decodeWait(raw []byte, h event.Header) (event.Event, error) {
 		return nil, err
 	}
 	return &event.Wait{
-		Header:    h,
-		EnterNs:   e.EnterNs,
-		Return:    e.Ret,
-		ID:        e.Id,
-		Syscall:   e.Syscall,
-		IDType:    e.Idtype,
-		Options:   e.Options,
-		ChildPID:  e.ChildPid,
-		ChildCode: e.ChildCode,
-		PIDLevel:  e.PidLevel,
-		TID:       e.Tid,
+		Header:      h,
+		EnterNs:     e.EnterNs,
+		Return:      e.Ret,
+		ID:          e.Id,
+		Syscall:     e.Syscall,
+		IDType:      e.Idtype,
+		Options:     e.Options,
+		ChildPID:    e.ChildPid,
+		ChildCode:   e.ChildCode,
+		PIDLevel:    e.PidLevel,
+		TID:         e.Tid,
+		ArgsUnknown: e.ArgsUnknown != 0,
 	}, nil
 }
 

@@ -131,19 +131,19 @@ type zombietraceWaitArgs struct {
 }
 
 type zombietraceWaitEvent struct {
-	_         structs.HostLayout
-	Hdr       zombietraceHeader
-	EnterNs   uint64
-	Ret       int64
-	Id        int64
-	Syscall   uint32
-	Idtype    uint32
-	Options   uint32
-	ChildPid  int32
-	ChildCode int32
-	PidLevel  uint32
-	Tid       uint32
-	Pad       uint32
+	_           structs.HostLayout
+	Hdr         zombietraceHeader
+	EnterNs     uint64
+	Ret         int64
+	Id          int64
+	Syscall     uint32
+	Idtype      uint32
+	Options     uint32
+	ChildPid    int32
+	ChildCode   int32
+	PidLevel    uint32
+	Tid         uint32
+	ArgsUnknown uint32
 }
 
 // Names of all BPF objects in the ELF.

@@ -59,6 +59,8 @@ type Record struct {
 	Container *Container `json:"container,omitempty"`
 	// Diagnosis says why the zombie is not reaped and what would fix it.
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+	// Action is set on records of type "action".
+	Action *Action `json:"action,omitempty"`
 }
 
 // Process describes a process as zombietrace last knew it.

@@ -119,7 +119,7 @@ func (t *Tracker) handleChildSignal(e *event.ChildSignal) {
 		return
 	}
 	// The zombie may now be under the parent that --pid selects.
-	t.reportLingering(p)
+	t.reportLingering(p, t.clock.wall(e.TimeNs))
 }
 
 func (t *Tracker) handleWait(e *event.Wait) {
@@ -131,6 +131,9 @@ func (t *Tracker) handleWait(e *event.Wait) {
 		waiter.waits = &waitLog{}
 	}
 	waiter.waits.add(e)
+	if e.ArgsUnknown && e.Syscall == event.SyscallWaitid && e.Return == 0 {
+		waiter.blindReapNs = e.TimeNs
+	}
 	if !reapedChild(e) {
 		return
 	}
@@ -160,11 +163,21 @@ func (t *Tracker) handleFree(e *event.Free) {
 	}
 	t.removeChild(p)
 	if p.reported && p.reapedNs == 0 {
+		note := releaseNote(p)
+		if p.parent != nil && p.exited && p.parent.blindReapNs >= p.exitNs {
+			p.reapedBy, p.reapedNs = p.parent, p.parent.blindReapNs
+			note = noteBlindWait
+		}
 		t.stats.Reaped++
-		t.cfg.Emit(t.reapedRecord(p, releaseNote(p)))
+		t.cfg.Emit(t.reapedRecord(p, note))
 	}
 	p.release()
 }
+
+// noteBlindWait explains a reap by a wait call whose arguments, and so whose
+// result, were not captured.
+const noteBlindWait = "reaped by a waitid call of its parent that began " +
+	"before zombietrace attached, so the reaped PID was not captured"
 
 // releaseNote explains how a zombie left when no wait call reaped it.
 func releaseNote(p *process) string {

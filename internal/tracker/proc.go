@@ -178,7 +178,7 @@ func (t *Tracker) addExistingZombie(z procfs.Process) {
 		return
 	}
 	t.stats.FoundAtStart++
-	t.reportLingering(p)
+	t.reportLingering(p, time.Now())
 }
 
 // lookupPID returns the process that has a host PID now, from /proc.

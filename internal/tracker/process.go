@@ -46,6 +46,9 @@ type process struct {
 	freed           bool
 	// waits are this process's own recent wait calls, as a parent.
 	waits *waitLog
+	// blindReapNs is when a waitid call of this process that began before
+	// the probe was attached returned a child whose PID was not captured.
+	blindReapNs uint64
 }
 
 type handover struct {

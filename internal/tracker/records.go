@@ -8,10 +8,6 @@ import (
 	"github.com/zombietrace/zombietrace/internal/report"
 )
 
-func (t *Tracker) lingeringRecord(p *process) report.Record {
-	return t.record(report.TypeLingering, p, time.Now())
-}
-
 func (t *Tracker) handedOverRecord(p *process) report.Record {
 	last := p.handovers[len(p.handovers)-1]
 	return t.record(report.TypeHandedOver, p, t.clock.wall(last.timeNs))

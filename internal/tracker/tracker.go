@@ -146,18 +146,18 @@ func (t *Tracker) Expire(now time.Time) {
 		p := t.pending[0].proc
 		t.pending[0] = pendingCheck{}
 		t.pending = t.pending[1:]
-		t.check(p)
+		t.check(p, now)
 	}
 }
 
-func (t *Tracker) check(p *process) {
+func (t *Tracker) check(p *process, now time.Time) {
 	if p.freed || p.reapedNs != 0 || !t.confirmZombie(p) {
 		return
 	}
 	if !p.groupDead {
 		if !p.threadsReported && t.matchesFilter(p) {
 			p.threadsReported = true
-			r := t.lingeringRecord(p)
+			r := t.record(report.TypeLingering, p, now)
 			r.ThreadsAlive = true
 			t.cfg.Emit(r)
 		}
@@ -165,17 +165,17 @@ func (t *Tracker) check(p *process) {
 	}
 	if !p.lingering {
 		p.lingering = true
-		t.reportLingering(p)
+		t.reportLingering(p, now)
 	}
 }
 
-func (t *Tracker) reportLingering(p *process) {
+func (t *Tracker) reportLingering(p *process, at time.Time) {
 	if p.reported || !t.matchesFilter(p) {
 		return
 	}
 	p.reported = true
 	t.stats.Lingering++
-	t.cfg.Emit(t.lingeringRecord(p))
+	t.cfg.Emit(t.record(report.TypeLingering, p, at))
 }
 
 func (t *Tracker) matchesFilter(p *process) bool {
@@ -185,6 +185,6 @@ func (t *Tracker) matchesFilter(p *process) bool {
 	if p.parent == nil {
 		return false
 	}
-	pid, ok := t.view.pid(p.parent.pids)
-	return ok && pid == t.cfg.ParentPID
+	pid, ok := t.visiblePID(p.parent)
+	return ok && uint32(pid) == t.cfg.ParentPID
 }

@@ -96,6 +96,9 @@ func waitTarget(e *event.Wait) (kind int, id int64) {
 }
 
 func formatTarget(e *event.Wait) string {
+	if e.ArgsUnknown {
+		return "unknown"
+	}
 	kind, id := waitTarget(e)
 	switch kind {
 	case idAll:

@@ -1,0 +1,259 @@
+package tracker
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zombietrace/zombietrace/internal/event"
+	"github.com/zombietrace/zombietrace/internal/report"
+)
+
+// fakeProc is a /proc tree in a temporary directory, so that the state
+// machine can be driven by hand-written events and still confirm zombies.
+type fakeProc struct {
+	t    *testing.T
+	root string
+}
+
+func newFakeProc(t *testing.T) *fakeProc {
+	f := &fakeProc{t: t, root: t.TempDir()}
+	f.write(fmt.Sprintf("%d/status", os.Getpid()), "Name:\tzt\nState:\tR (running)\nPid:\t1\nPPid:\t0\nNSpid:\t1\n")
+	f.write("self/mountinfo", "")
+	return f
+}
+
+func (f *fakeProc) write(name, content string) {
+	path := filepath.Join(f.root, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// process writes /proc/PID/stat for a process in state, started at ticks.
+func (f *fakeProc) process(pid int, comm string, state byte, ppid int, ticks uint64) {
+	f.write(fmt.Sprintf("%d/stat", pid), fmt.Sprintf(
+		"%d (%s) %c %d 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n",
+		pid, comm, state, ppid, ticks))
+}
+
+type harness struct {
+	*Tracker
+	proc    *fakeProc
+	records []report.Record
+}
+
+func newHarness(t *testing.T, opts ...func(*Config)) *harness {
+	h := &harness{proc: newFakeProc(t)}
+	cfg := Config{MinAge: time.Second, ProcRoot: h.proc.root, Emit: func(r report.Record) {
+		h.records = append(h.records, r)
+	}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Tracker = tr
+	return h
+}
+
+const tick = uint64(10 * time.Millisecond)
+
+func ref(pid uint32, startTicks uint64) event.ProcRef {
+	return event.ProcRef{PID: pid, StartNs: startTicks * tick}
+}
+
+func hdr(kind event.Kind, at time.Duration, p event.ProcRef) event.Header {
+	return event.Header{TimeNs: uint64(at), Kind: kind, Proc: p}
+}
+
+func chain(pids ...uint32) event.PIDChain {
+	return event.PIDChain{NR: pids, Level: uint32(len(pids) - 1), OwnNR: pids[len(pids)-1]}
+}
+
+func (h *harness) fork(at time.Duration, child, parent event.ProcRef, pids event.PIDChain) {
+	h.Handle(&event.Fork{Header: hdr(event.KindFork, at, child), Parent: parent, Creator: parent,
+		PIDs: pids, Comm: "child"})
+}
+
+func (h *harness) exit(at time.Duration, p, parent event.ProcRef, pids event.PIDChain, code uint32) {
+	h.Handle(&event.Exit{Header: hdr(event.KindExit, at, p), Parent: parent, Tracer: parent,
+		PIDs: pids, ExitCode: code, ExitSignal: 17,
+		Flags: event.ExitLeader | event.ExitGroupDead, Comm: "child"})
+}
+
+func (h *harness) expireAt(at time.Duration) {
+	h.Expire(h.clock.wall(uint64(at)))
+}
+
+func TestLingeringRecordFields(t *testing.T) {
+	h := newHarness(t)
+	parent, child := ref(100, 50), ref(200, 300)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.proc.process(200, "child", 'Z', 100, 300)
+	h.fork(3*time.Second, child, parent, chain(200))
+	h.Handle(&event.Exec{Header: hdr(event.KindExec, 3*time.Second, child), PIDs: chain(200),
+		Comm: "sleep", Args: []string{"sleep", "1"}})
+	h.exit(4*time.Second, child, parent, chain(200), 2<<8)
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, 4500*time.Millisecond, parent),
+		Syscall: event.SyscallWait4, ID: 999, ChildPID: 0, Return: -10})
+
+	h.expireAt(4900 * time.Millisecond)
+	if len(h.records) != 0 {
+		t.Fatalf("got %d records before the minimum age", len(h.records))
+	}
+	h.expireAt(5 * time.Second)
+	if len(h.records) != 1 {
+		t.Fatalf("got %d records, want 1", len(h.records))
+	}
+	r := h.records[0]
+	if r.Type != report.TypeLingering || r.Zombie.PID != 200 {
+		t.Errorf("record = %s for %d, want lingering for 200", r.Type, r.Zombie.PID)
+	}
+	if r.Exit == nil || r.Exit.Code == nil || *r.Exit.Code != 2 {
+		t.Errorf("exit = %+v, want code 2", r.Exit)
+	}
+	if got := r.Zombie.Cmdline; len(got) != 2 || got[0] != "sleep" {
+		t.Errorf("cmdline = %q, want [sleep 1]", got)
+	}
+	if r.Parent == nil || r.Parent.PID != 100 || r.Parent.Comm != "parent" {
+		t.Errorf("parent = %+v, want 100 (parent), read from /proc", r.Parent)
+	}
+	if r.Waits.Summary != report.WaitOtherPIDs || r.Waits.Calls != 1 {
+		t.Errorf("waits = %+v, want one call for another PID", r.Waits)
+	}
+	if r.AgeSeconds != 1 {
+		t.Errorf("age = %v, want 1", r.AgeSeconds)
+	}
+}
+
+func TestNoRecordWhenProcDisagrees(t *testing.T) {
+	h := newHarness(t)
+	parent, child := ref(100, 50), ref(200, 300)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	// The PID now belongs to another process: a record would be wrong.
+	h.proc.process(200, "other", 'Z', 100, 999)
+	h.fork(3*time.Second, child, parent, chain(200))
+	h.exit(4*time.Second, child, parent, chain(200), 0)
+	h.expireAt(10 * time.Second)
+	if len(h.records) != 0 {
+		t.Errorf("got %d records for a reused PID", len(h.records))
+	}
+}
+
+func TestPIDReuseKeepsHistoriesApart(t *testing.T) {
+	h := newHarness(t)
+	parent := ref(100, 50)
+	old, reused := ref(200, 300), ref(200, 800)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.fork(3*time.Second, old, parent, chain(200))
+	h.Handle(&event.Exec{Header: hdr(event.KindExec, 3*time.Second, old), PIDs: chain(200),
+		Args: []string{"old-program"}})
+	h.exit(3500*time.Millisecond, old, parent, chain(200), 0)
+	h.Handle(&event.Free{Header: hdr(event.KindFree, 3600*time.Millisecond, old)})
+
+	h.proc.process(200, "new", 'Z', 100, 800)
+	h.fork(8*time.Second, reused, parent, chain(200))
+	h.exit(9*time.Second, reused, parent, chain(200), 1<<8)
+	h.expireAt(11 * time.Second)
+	if len(h.records) != 1 {
+		t.Fatalf("got %d records, want 1", len(h.records))
+	}
+	r := h.records[0]
+	for _, arg := range r.Zombie.Cmdline {
+		if arg == "old-program" {
+			t.Errorf("the reused PID carries the old process's command line %q", r.Zombie.Cmdline)
+		}
+	}
+	if r.Exit == nil || r.Exit.Code == nil || *r.Exit.Code != 1 {
+		t.Errorf("exit = %+v, want the new process's code 1", r.Exit)
+	}
+}
+
+func TestHandoverOfDeadChild(t *testing.T) {
+	h := newHarness(t)
+	reaper, parent, child := ref(10, 5), ref(100, 50), ref(200, 300)
+	h.proc.process(10, "init", 'S', 0, 5)
+	h.proc.process(100, "parent", 'S', 10, 50)
+	h.proc.process(200, "child", 'Z', 10, 300)
+	h.fork(3*time.Second, child, parent, chain(200))
+	h.exit(4*time.Second, child, parent, chain(200), 0)
+	h.expireAt(5 * time.Second)
+	if len(h.records) != 1 {
+		t.Fatalf("got %d records, want the lingering one", len(h.records))
+	}
+	h.Handle(&event.Exit{Header: hdr(event.KindExit, 6*time.Second, parent), Parent: reaper,
+		PIDs: chain(100), Flags: event.ExitLeader | event.ExitGroupDead})
+	h.Handle(&event.ChildSignal{Header: hdr(event.KindChildSignal, 6*time.Second, parent),
+		Target: reaper, Signal: 17, Code: 1, ChildNSPID: 200})
+	if len(h.records) != 2 {
+		t.Fatalf("got %d records, want a handed_over one", len(h.records))
+	}
+	r := h.records[1]
+	if r.Type != report.TypeHandedOver || r.Parent.PID != 10 {
+		t.Errorf("record = %s with parent %+v, want handed_over to 10", r.Type, r.Parent)
+	}
+	if r.OriginalParent == nil || r.OriginalParent.PID != 100 {
+		t.Errorf("original_parent = %+v, want 100", r.OriginalParent)
+	}
+	if len(r.Handovers) != 1 || !r.Handovers[0].Dead || r.Handovers[0].From.PID != 100 {
+		t.Errorf("handovers = %+v, want one of a dead child from 100", r.Handovers)
+	}
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, 7*time.Second, reaper), Syscall: event.SyscallWait4,
+		ID: -1, Return: 200, ChildPID: 200})
+	if len(h.records) != 3 || h.records[2].Type != report.TypeReaped {
+		t.Fatalf("records = %d, want a reaped record last", len(h.records))
+	}
+	if by := h.records[2].ReapedBy; by == nil || by.PID != 10 {
+		t.Errorf("reaped_by = %+v, want 10", by)
+	}
+	if s := h.Stats(); s.Lingering != 1 || s.Reaped != 1 || s.HandedOver != 1 || s.Zombies != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+func TestBlindWaitReapsOnFree(t *testing.T) {
+	h := newHarness(t)
+	parent, child := ref(100, 50), ref(200, 300)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.proc.process(200, "child", 'Z', 100, 300)
+	h.fork(3*time.Second, child, parent, chain(200))
+	h.exit(4*time.Second, child, parent, chain(200), 0)
+	h.expireAt(5 * time.Second)
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, 6*time.Second, parent),
+		Syscall: event.SyscallWaitid, ArgsUnknown: true})
+	h.Handle(&event.Free{Header: hdr(event.KindFree, 6100*time.Millisecond, child)})
+	if len(h.records) != 2 {
+		t.Fatalf("got %d records, want lingering and reaped", len(h.records))
+	}
+	r := h.records[1]
+	if r.ReapedBy == nil || r.ReapedBy.PID != 100 || r.ReapNote != noteBlindWait {
+		t.Errorf("reaped_by = %+v, note = %q; want 100 with the blind-wait note", r.ReapedBy, r.ReapNote)
+	}
+}
+
+func TestParentPIDFilterOnHandover(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ParentPID = 10 })
+	reaper, parent, child := ref(10, 5), ref(100, 50), ref(200, 300)
+	h.proc.process(10, "init", 'S', 0, 5)
+	h.proc.process(100, "parent", 'S', 10, 50)
+	h.proc.process(200, "child", 'Z', 10, 300)
+	h.fork(3*time.Second, child, parent, chain(200))
+	h.exit(4*time.Second, child, parent, chain(200), 0)
+	h.expireAt(5 * time.Second)
+	if len(h.records) != 0 {
+		t.Fatalf("got %d records for a zombie of parent 100 with the filter on 10", len(h.records))
+	}
+	h.Handle(&event.ChildSignal{Header: hdr(event.KindChildSignal, 6*time.Second, parent),
+		Target: reaper, Signal: 17, Code: 1, ChildNSPID: 200})
+	if len(h.records) != 1 || h.records[0].Type != report.TypeLingering {
+		t.Fatalf("got %d records, want one lingering record once parent 10 holds it", len(h.records))
+	}
+}
