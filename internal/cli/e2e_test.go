@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"os"
@@ -70,55 +69,22 @@ func TestMissingPrivilegesExitCode(t *testing.T) {
 // attached, create a zombie, stop with SIGINT, and read the output.
 func TestTraceAndSummary(t *testing.T) {
 	tracetest.RequireBPF(t)
-	ready := filepath.Join(t.TempDir(), "ready")
-	cmd := exec.Command(binary, "--output", "json", "--min-age", "300ms", "--ready-file", ready)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitForFile(t, ready, 10*time.Second)
-
+	tr := startTracer(t, "--min-age", "300ms")
 	run := scenario.Start(t, "nowait", "--exit-code", "3")
-	zombie := run.Zombies[0]
-	lines := make(chan string)
-	go func() {
-		s := bufio.NewScanner(stdout)
-		for s.Scan() {
-			lines <- s.Text()
-		}
-		close(lines)
-	}()
-	var rec report.Record
-	deadline := time.After(5 * time.Second)
-	for int(rec.Zombie.PID) != zombie || rec.Type != report.TypeLingering {
-		select {
-		case line := <-lines:
-			if err := json.Unmarshal([]byte(line), &rec); err != nil {
-				t.Fatalf("invalid JSON line %q: %v", line, err)
-			}
-		case <-deadline:
-			t.Fatalf("no lingering record for %d; stderr:\n%s", zombie, stderr.String())
-		}
-	}
+	rec := tr.waitRecord(t, lingeringFor(run.Zombies[0]), 5*time.Second)
 	if rec.Parent == nil || int(rec.Parent.PID) != run.Parent {
 		t.Errorf("parent = %+v, want %d", rec.Parent, run.Parent)
 	}
 
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := tr.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
 	var last string
-	for line := range lines {
+	for line := range tr.lines {
 		last = line
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("zombietrace exited with %v; stderr:\n%s", err, stderr.String())
+	if err := tr.cmd.Wait(); err != nil {
+		t.Fatalf("zombietrace exited with %v; stderr:\n%s", err, tr.stderr.String())
 	}
 	var summary report.Summary
 	if err := json.Unmarshal([]byte(last), &summary); err != nil {
@@ -133,10 +99,34 @@ func TestTraceAndSummary(t *testing.T) {
 	if summary.Events == 0 {
 		t.Error("events = 0")
 	}
-	if !strings.Contains(stderr.String(), "msg=detached") {
-		t.Errorf("log lacks the detach line:\n%s", stderr.String())
+	if !strings.Contains(tr.stderr.String(), "msg=detached") {
+		t.Errorf("log lacks the detach line:\n%s", tr.stderr.String())
 	}
-	assertNothingLoaded(t, stderr.String())
+	assertNothingLoaded(t, tr.stderr.String())
+}
+
+// TestRestartAfterKill kills zombietrace with SIGKILL, checks that nothing
+// stays loaded, and checks that a new instance finds the zombie.
+func TestRestartAfterKill(t *testing.T) {
+	tracetest.RequireBPF(t)
+	first := startTracer(t, "--min-age", "300ms")
+	run := scenario.Start(t, "nowait")
+	zombie := run.Zombies[0]
+	first.waitRecord(t, lingeringFor(zombie), 5*time.Second)
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.cmd.Wait()
+	assertNothingLoaded(t, first.stderr.String())
+
+	second := startTracer(t, "--min-age", "300ms")
+	r := second.waitRecord(t, lingeringFor(zombie), 5*time.Second)
+	if !r.FoundAtStart {
+		t.Error("the restarted tracer did not mark the zombie found_at_start")
+	}
+	if r.Parent == nil || int(r.Parent.PID) != run.Parent {
+		t.Errorf("parent = %+v, want %d", r.Parent, run.Parent)
+	}
 }
 
 func waitForFile(t *testing.T, path string, timeout time.Duration) {

@@ -26,6 +26,7 @@ type Loop struct {
 	tracker *tracker.Tracker
 	logger  *slog.Logger
 	events  uint64
+	resyncs int
 	lost    map[event.Kind]uint64
 }
 
@@ -114,13 +115,24 @@ func (l *Loop) checkLost() {
 		l.logger.Warn("read lost-event counters failed", "error", err)
 		return
 	}
+	resync := false
 	for kind, n := range lost {
 		if n > l.lost[kind] {
 			l.logger.Warn("ring buffer full: events lost; raise --ring-buffer-size",
 				"kind", kind.String(), "lost", n-l.lost[kind], "lost_total", n)
+			resync = true
 		}
 	}
 	maps.Copy(l.lost, lost)
+	if !resync {
+		return
+	}
+	if err := l.tracker.Resync(time.Now()); err != nil {
+		l.logger.Warn("resync after lost events failed", "error", err)
+		return
+	}
+	l.resyncs++
+	l.logger.Info("resynchronised from /proc after lost events", "resyncs", l.resyncs)
 }
 
 // Summary returns the counts for the summary line. Call it after Run.

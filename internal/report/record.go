@@ -49,6 +49,9 @@ type Record struct {
 	Cgroup       string `json:"cgroup,omitempty"`
 	CgroupID     uint64 `json:"cgroup_id,omitempty"`
 	FoundAtStart bool   `json:"found_at_start,omitempty"`
+	// Recovered is set for a zombie found by the /proc scan that follows
+	// lost events: its death was not seen, and its age is a lower bound.
+	Recovered bool `json:"recovered,omitempty"`
 	// Tracer is the ptrace tracer that the dead process reports to first,
 	// when it was traced at its death.
 	Tracer *Process `json:"tracer,omitempty"`

@@ -38,10 +38,13 @@ func sampleRecord() Record {
 		Cgroup:       "/system.slice/x.service",
 		CgroupID:     1234,
 		FoundAtStart: true,
+		Recovered:    true,
 		Tracer:       &Process{PID: 99},
 		ThreadsAlive: true,
 		Container:    &Container{Runtime: "containerd", ID: "abc", PodUID: "uid", Unit: "unit"},
 		Diagnosis:    &Diagnosis{Verdict: "v", Summary: "s", Evidence: []string{"e"}, Fix: "f"},
+		Action: &Action{Kind: "reap", Signal: "SIGCHLD", Outcome: OutcomeDone, Reason: "r", DryRun: true,
+			Attempt: 1, DurationSeconds: 0.001, WaitedBefore: true},
 	}
 }
 

@@ -36,8 +36,9 @@ func RequireBPF(t testing.TB) {
 }
 
 type config struct {
-	minAge    time.Duration
-	parentPID uint32
+	minAge         time.Duration
+	parentPID      uint32
+	ringBufferSize int
 }
 
 // Option changes a Session's tracker configuration.
@@ -48,6 +49,9 @@ func MinAge(d time.Duration) Option { return func(c *config) { c.minAge = d } }
 
 // ParentPID limits records to zombies held by pid, as --pid does.
 func ParentPID(pid int) Option { return func(c *config) { c.parentPID = uint32(pid) } }
+
+// RingBufferSize sets the ring buffer size in bytes.
+func RingBufferSize(n int) Option { return func(c *config) { c.ringBufferSize = n } }
 
 // Session is a running probe and tracker.
 type Session struct {
@@ -73,7 +77,7 @@ func Start(t testing.TB, opts ...Option) *Session {
 	if err != nil {
 		t.Fatalf("start tracker: %v", err)
 	}
-	p, err := probe.Load(probe.Options{})
+	p, err := probe.Load(probe.Options{RingBufferSize: cfg.ringBufferSize})
 	if err != nil {
 		t.Fatalf("load probe: %v", err)
 	}

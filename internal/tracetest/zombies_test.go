@@ -2,6 +2,7 @@ package tracetest_test
 
 import (
 	"os"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -189,5 +190,51 @@ func TestZombieFoundAtStart(t *testing.T) {
 	}
 	if r.Parent == nil || int(r.Parent.PID) != run.Parent {
 		t.Errorf("parent = %+v, want %d", r.Parent, run.Parent)
+	}
+}
+
+// TestOverflowResync fills a tiny ring buffer with a storm of short
+// processes, so that the kernel drops events, and checks that a zombie
+// born during the storm is still reported.
+func TestOverflowResync(t *testing.T) {
+	s := tracetest.Start(t, tracetest.MinAge(minAge), tracetest.RingBufferSize(4096))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var cmds []*exec.Cmd
+			for range 20 {
+				cmd := exec.Command("/bin/true")
+				if cmd.Start() == nil {
+					cmds = append(cmds, cmd)
+				}
+			}
+			for _, cmd := range cmds {
+				_ = cmd.Wait()
+			}
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	run := scenario.Start(t, "nowait")
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	<-done
+
+	// Lost events are noticed within a second, then the resync and the
+	// minimum age follow.
+	s.WaitRecord(t, lingeringFor(run.Zombies[0]), 3*time.Second+recordWithin)
+	summary := s.Stop()
+	var lost uint64
+	for _, n := range summary.EventsLost {
+		lost += n
+	}
+	if lost == 0 {
+		t.Error("no events lost: the storm did not overflow the 4 KiB ring buffer, so the test proves nothing")
 	}
 }

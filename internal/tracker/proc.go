@@ -150,35 +150,77 @@ func (t *Tracker) ScanExisting() error {
 		return fmt.Errorf("scan for existing zombies: %w", err)
 	}
 	for _, z := range zombies {
-		t.addExistingZombie(z)
+		if p := t.addScannedZombie(z); p != nil && p.groupDead {
+			p.lingering = true
+			if t.matchesFilter(p) {
+				t.stats.FoundAtStart++
+			}
+			t.reportLingering(p, time.Now())
+		}
 	}
 	return nil
 }
 
-func (t *Tracker) addExistingZombie(z procfs.Process) {
+// addScannedZombie starts tracking a zombie that /proc shows and the
+// tracker did not see die. It returns nil for one already tracked.
+func (t *Tracker) addScannedZombie(z procfs.Process) *process {
 	key := event.Key{PID: uint32(z.Stat.PID), StartTicks: z.Stat.StartTicks}
 	if p := t.procs[key]; p != nil && p.exited {
-		return
+		return nil
 	}
 	p := newProcess(event.ProcRef{PID: key.PID, StartNs: key.StartTicks * uint64(10*time.Millisecond)})
 	p.comm = z.Stat.Comm
 	p.pids = chainFromNSpid(z.Status.NSpid, 0)
 	p.exited = true
+	// The kernel counts a zombie leader among the threads of its process.
 	p.groupDead = z.Status.Threads <= 1
 	p.foundAtStart = true
 	p.parent = t.lookupPID(z.Stat.PPID)
 	p.originalParent = p.parent
 	t.add(p)
-	if !p.groupDead {
-		return
+	if p.groupDead {
+		t.addChild(p)
 	}
-	t.addChild(p)
-	p.lingering = true
-	if p.reported || !t.matchesFilter(p) {
-		return
+	return p
+}
+
+// Resync reconciles the tracker with /proc after the kernel lost events.
+// Zombies whose death was not seen are tracked from now on and reported
+// after the minimum age. Dead processes that left /proc unseen are dropped,
+// with a reaped record for those already reported.
+func (t *Tracker) Resync(now time.Time) error {
+	if t.view.level != 0 {
+		return nil
 	}
-	t.stats.FoundAtStart++
-	t.reportLingering(p, time.Now())
+	zombies, err := procfs.Zombies(t.cfg.ProcRoot)
+	if err != nil {
+		return fmt.Errorf("resync from /proc: %w", err)
+	}
+	present := make(map[event.Key]bool, len(zombies))
+	for _, z := range zombies {
+		present[event.Key{PID: uint32(z.Stat.PID), StartTicks: z.Stat.StartTicks}] = true
+		if p := t.addScannedZombie(z); p != nil {
+			p.foundAtStart = false
+			p.recovered = true
+			p.exitNs = t.clock.bootNs(now)
+			t.queueCheck(p, p.exitNs)
+		}
+	}
+	var gone []*process
+	for _, set := range t.children {
+		for key, p := range set {
+			if !present[key] {
+				gone = append(gone, p)
+			}
+		}
+	}
+	for _, p := range gone {
+		t.handleFree(&event.Free{Header: event.Header{
+			TimeNs: t.clock.bootNs(now),
+			Proc:   event.ProcRef{PID: p.key.PID, StartNs: p.startNs},
+		}})
+	}
+	return nil
 }
 
 // lookupPID returns the process that has a host PID now, from /proc.

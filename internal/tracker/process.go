@@ -41,9 +41,12 @@ type process struct {
 	tracer          *process // ptrace tracer at death, if not the parent
 	reported        bool     // a lingering record was written
 	foundAtStart    bool
-	reapedBy        *process
-	reapedNs        uint64
-	freed           bool
+	// recovered is set for a zombie found by a /proc scan after the kernel
+	// lost events, whose death time is unknown.
+	recovered bool
+	reapedBy  *process
+	reapedNs  uint64
+	freed     bool
 	// waits are this process's own recent wait calls, as a parent.
 	waits *waitLog
 	// blindReapNs is when a waitid call of this process that began before

@@ -34,8 +34,9 @@ func (t *Tracker) record(typ string, p *process, at time.Time) report.Record {
 		Parent:       t.describe(p.parent),
 		CgroupID:     p.cgroupID,
 		FoundAtStart: p.foundAtStart,
+		Recovered:    p.recovered,
 	}
-	if !p.foundAtStart {
+	if !p.foundAtStart && !p.recovered {
 		died := t.clock.wall(p.exitNs)
 		r.DiedAt = &died
 		r.AgeSeconds = at.Sub(died).Seconds()

@@ -257,3 +257,47 @@ func TestParentPIDFilterOnHandover(t *testing.T) {
 		t.Fatalf("got %d records, want one lingering record once parent 10 holds it", len(h.records))
 	}
 }
+
+func TestResyncAfterLostEvents(t *testing.T) {
+	h := newHarness(t)
+	parent, seen := ref(100, 50), ref(200, 300)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.proc.process(200, "seen", 'Z', 100, 300)
+	h.fork(3*time.Second, seen, parent, chain(200))
+	h.exit(4*time.Second, seen, parent, chain(200), 0)
+	h.expireAt(5 * time.Second)
+	if len(h.records) != 1 {
+		t.Fatalf("got %d records, want the lingering one", len(h.records))
+	}
+
+	// The reap of 200 and the whole life of 300 were lost.
+	if err := os.RemoveAll(filepath.Join(h.proc.root, "200")); err != nil {
+		t.Fatal(err)
+	}
+	h.proc.process(300, "unseen", 'Z', 100, 400)
+	h.proc.write("300/status", "Name:\tunseen\nState:\tZ (zombie)\nPid:\t300\nPPid:\t100\nThreads:\t1\nNSpid:\t300\n")
+	h.proc.write("300/cmdline", "")
+	h.proc.write("300/cgroup", "0::/\n")
+	if err := os.MkdirAll(filepath.Join(h.proc.root, "300/ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("pid:[4026531836]", filepath.Join(h.proc.root, "300/ns/pid")); err != nil {
+		t.Fatal(err)
+	}
+	now := h.clock.wall(uint64(10 * time.Second))
+	if err := h.Resync(now); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.records) != 2 || h.records[1].Type != report.TypeReaped || h.records[1].Zombie.PID != 200 {
+		t.Fatalf("records = %d, want a reaped record for 200 that left unseen", len(h.records))
+	}
+	h.expireAt(10*time.Second + time.Second)
+	if len(h.records) != 3 {
+		t.Fatalf("got %d records, want a lingering record for 300", len(h.records))
+	}
+	r := h.records[2]
+	if r.Zombie.PID != 300 || !r.Recovered || r.Parent == nil || r.Parent.PID != 100 {
+		t.Errorf("record = %d recovered=%v parent=%+v; want 300, recovered, parent 100",
+			r.Zombie.PID, r.Recovered, r.Parent)
+	}
+}
