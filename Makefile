@@ -4,7 +4,10 @@ GO ?= go
 BIN := bin/zombietrace
 LDFLAGS := -s -w -X github.com/zombietrace/zombietrace/internal/cli.Version=$(VERSION)
 
-.PHONY: help build generate check-generated test test-bpf vet format vmtest clean
+VMTEST_KERNELS ?= 5.10 6.1 6.12
+VMTEST_PACKAGES ?= ./vmtest/selftest ./internal/probe ./internal/tracetest
+
+.PHONY: help build generate check-generated test vet format vmtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,6 +30,10 @@ vet: ## run go vet and check formatting
 
 format: ## format the Go code
 	gofmt -w .
+
+vmtest: ## run the BPF tests on other kernels under QEMU (VMTEST_KERNELS, VMTEST_PACKAGES)
+	bins=$$(vmtest/build-tests.sh -o vmtest/.build $(VMTEST_PACKAGES)) && \
+		vmtest/run.sh --kernels "$(VMTEST_KERNELS)" $$bins
 
 clean: ## remove build output
 	rm -rf bin

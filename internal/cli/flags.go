@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/zombietrace/zombietrace/internal/action"
 	"github.com/zombietrace/zombietrace/internal/probe"
 	"github.com/zombietrace/zombietrace/internal/report"
 	"github.com/zombietrace/zombietrace/internal/tracker"
@@ -36,9 +37,16 @@ type Config struct {
 	LogLevel       string
 	ReadyFile      string
 	ShowVersion    bool
+	// MetricsAddr is the listen address of the Prometheus endpoint; ""
+	// turns it off.
+	MetricsAddr string
+	// Kubernetes turns on pod name lookup through the API server.
+	Kubernetes bool
+	Action     *action.Config
 }
 
 const usageHeader = `Usage: zombietrace [flags]
+       zombietrace scan [--output text|json] [--pid N]
 
 Trace processes that become zombies and stay unreaped: who each one was,
 who created it, which parent holds it, what that parent did about it, and
@@ -49,6 +57,10 @@ Examples:
   zombietrace --pid 1              only zombies held by PID 1
   zombietrace --output json        JSON Lines, one record per line
   zombietrace --min-age 500ms      report zombies older than 500 ms
+  zombietrace scan                 list the zombies in /proc now, without BPF
+  zombietrace --metrics-addr :9476 serve Prometheus metrics as a node agent
+  zombietrace --pid 1 --action reap --dry-run
+                                   show which zombies held by PID 1 would be reaped
 
 Every flag can also be set with an environment variable named after it:
 ZOMBIETRACE_ and the flag in capitals with - as _, e.g. ZOMBIETRACE_MIN_AGE=10s.
@@ -74,6 +86,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.ReadyFile, "ready-file", "",
 		"create this file once the probes are attached (for scripts and tests)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "",
+		"serve Prometheus metrics, /healthz and /readyz on this address, e.g. :9476 (off when empty)")
+	fs.BoolVar(&cfg.Kubernetes, "kubernetes", false,
+		"look up pod names of this node's pods through the Kubernetes API (needs NODE_NAME and in-cluster credentials)")
+	cfg.Action = action.RegisterFlags(fs)
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHeader)
@@ -113,6 +130,12 @@ func validate(fs *flag.FlagSet, cfg Config) error {
 		return usageError(fs, "invalid --log-format %q: use text or json", cfg.LogFormat)
 	}
 	if _, err := parseLevel(cfg.LogLevel); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	if cfg.Kubernetes && cfg.MetricsAddr == "" {
+		return usageError(fs, "--kubernetes adds pod names to the metrics, so it needs --metrics-addr")
+	}
+	if err := cfg.Action.Validate(); err != nil {
 		return usageError(fs, "%v", err)
 	}
 	return nil

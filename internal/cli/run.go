@@ -15,12 +15,16 @@ import (
 	"github.com/zombietrace/zombietrace/internal/loop"
 	"github.com/zombietrace/zombietrace/internal/probe"
 	"github.com/zombietrace/zombietrace/internal/report"
+	"github.com/zombietrace/zombietrace/internal/scan"
 	"github.com/zombietrace/zombietrace/internal/tracker"
 )
 
 // Main runs zombietrace with args (without the program name) and returns
 // the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "scan" {
+		return scan.Run(args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stdout, stderr)
 	if errors.Is(err, errHelp) {
 		return ExitOK
@@ -47,16 +51,18 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		logger.Error(err.Error())
 		return ExitUsage
 	}
-	var writeErr error
+	records := &sink{out: out}
+	agent, err := startAgent(ctx, cfg, records, logger)
+	if err != nil {
+		logger.Error("start failed", "error", err)
+		return ExitFailure
+	}
+	defer agent.stop()
 	tr, err := tracker.New(tracker.Config{
 		MinAge:    cfg.MinAge,
 		ParentPID: uint32(cfg.ParentPID),
 		Logger:    logger,
-		Emit: func(r report.Record) {
-			if err := out.Write(r); err != nil && writeErr == nil {
-				writeErr = err
-			}
-		},
+		Emit:      records.write,
 	})
 	if err != nil {
 		logger.Error("start tracker failed", "error", err)
@@ -67,9 +73,11 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		return loadFailed(logger, err)
 	}
 	defer p.Close()
+	agent.attached(true)
 	logger.Info("attached", "version", Version, "hooks", strings.Join(p.Hooks(), ","),
 		"prog_ids", joinIDs(p.ProgramIDs()),
-		"min_age", cfg.MinAge, "ring_buffer_bytes", cfg.RingBufferSize)
+		"min_age", cfg.MinAge, "ring_buffer_bytes", cfg.RingBufferSize,
+		"action", cfg.Action.Mode, "dry_run", cfg.Action.DryRun, "metrics_addr", cfg.MetricsAddr)
 	if err := tr.ScanExisting(); err != nil {
 		logger.Warn("scan for existing zombies failed", "error", err)
 	}
@@ -78,6 +86,9 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		return ExitFailure
 	}
 	events := loop.New(p, tr, logger)
+	if agent.metrics != nil {
+		events.Observer = agent.metrics
+	}
 	if err := events.Run(ctx); err != nil {
 		logger.Error("read events failed", "error", err)
 		return ExitFailure
@@ -86,13 +97,15 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 	if err := p.Close(); err != nil {
 		logger.Warn("detach failed", "error", err)
 	}
+	agent.attached(false)
 	logger.Info("detached")
+	agent.stop()
 	if err := report.WriteSummary(stdout, cfg.Output, summary); err != nil {
 		logger.Error("write summary failed", "error", err)
 		return ExitFailure
 	}
-	if writeErr != nil {
-		logger.Error("write records failed", "error", writeErr)
+	if err := records.writeErr(); err != nil {
+		logger.Error("write records failed", "error", err)
 		return ExitFailure
 	}
 	return ExitOK

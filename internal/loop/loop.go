@@ -20,8 +20,18 @@ import (
 // lostCheckInterval is how often the kernel's lost-event counters are read.
 const lostCheckInterval = time.Second
 
+// Observer receives the loop's health: lost-event totals and a heartbeat
+// at least once a second while the ring buffer is drained.
+type Observer interface {
+	SetLost(kind string, total uint64)
+	Heartbeat(time.Time)
+}
+
 // Loop moves events from a probe to a tracker.
 type Loop struct {
+	// Observer, if set before Run, is told about lost events and beats.
+	Observer Observer
+
 	probe   *probe.Probe
 	tracker *tracker.Tracker
 	logger  *slog.Logger
@@ -93,8 +103,11 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.tracker.Handle(ev)
 		case now := <-timer.C:
 			l.tracker.Expire(now)
-		case <-lostTicker.C:
+		case now := <-lostTicker.C:
 			l.checkLost()
+			if l.Observer != nil {
+				l.Observer.Heartbeat(now)
+			}
 		}
 	}
 }
@@ -124,6 +137,11 @@ func (l *Loop) checkLost() {
 		}
 	}
 	maps.Copy(l.lost, lost)
+	if l.Observer != nil {
+		for kind, n := range lost {
+			l.Observer.SetLost(kind.String(), n)
+		}
+	}
 	if !resync {
 		return
 	}

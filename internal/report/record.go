@@ -128,6 +128,21 @@ type Waits struct {
 	// Calls counts the calls seen; Recent lists the last few of them.
 	Calls  int        `json:"calls"`
 	Recent []WaitCall `json:"recent,omitempty"`
+	// History counts all the parent's wait calls that zombietrace saw,
+	// before the death too: a program that waits only for the children it
+	// started shows no call for any child here.
+	History *WaitHistory `json:"history,omitempty"`
+}
+
+// WaitHistory counts a parent's wait calls since zombietrace first saw one.
+type WaitHistory struct {
+	Calls int `json:"calls"`
+	// AnyChild counts calls that could reap any child: pid -1, a process
+	// group, or P_ALL.
+	AnyChild int `json:"any_child"`
+	// SpecificPIDs counts calls for one child: a PID or a pidfd.
+	SpecificPIDs int       `json:"specific_pids"`
+	Since        time.Time `json:"since"`
 }
 
 // Wait summaries.

@@ -32,7 +32,8 @@ func sampleRecord() Record {
 		SIGCHLD: &SIGCHLD{Disposition: "default", Flags: []string{"SA_RESTART"}, Blocked: true,
 			Delivery: "ignored"},
 		Waits: &Waits{Summary: WaitOtherPIDs, Calls: 1, Recent: []WaitCall{{Time: died, Syscall: "wait4",
-			Target: "pid 52", Options: []string{"WNOHANG"}, Return: 52, Child: 52}}},
+			Target: "pid 52", Options: []string{"WNOHANG"}, Return: 52, Child: 52}},
+			History: &WaitHistory{Calls: 3, AnyChild: 1, SpecificPIDs: 2, Since: died}},
 		ReapedBy:     parent,
 		ReapNote:     "note",
 		Cgroup:       "/system.slice/x.service",
@@ -145,7 +146,8 @@ func TestTextLine(t *testing.T) {
 		"parent=4300", "parent_ns_pid=1", "parent_role=ns-init", `parent_cmd="python3 main.py"`,
 		"original_parent=4310", "sigchld=default,SA_RESTART,blocked", "sigchld_delivery=ignored",
 		"waits=only_other_pids", "wait_calls=1", `recent_waits="wait4(pid 52,WNOHANG)=52"`,
-		"cgroup=/system.slice/x.service"} {
+		"cgroup=/system.slice/x.service", "container=containerd:abc", "pod_uid=uid",
+		"verdict=v", `why="s"`, `fix="f"`, "action=reap outcome=done", "waited_before=true"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("text line lacks %q:\n%s", want, line)
 		}

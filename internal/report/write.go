@@ -72,6 +72,9 @@ func (t *textWriter) Write(r Record) error {
 	if n := len(r.Handovers); n > 0 && r.Handovers[n-1].Time != nil {
 		b.WriteString(" handed_over=" + r.Handovers[n-1].Time.Local().Format("15:04:05.000"))
 	}
+	if r.ThreadsAlive {
+		b.WriteString(" threads_alive=true")
+	}
 	writeSIGCHLD(&b, r.SIGCHLD)
 	writeWaits(&b, r.Waits)
 	writeProcess(&b, "reaped_by_", r.ReapedBy)
@@ -81,6 +84,9 @@ func (t *textWriter) Write(r Record) error {
 	if r.Cgroup != "" {
 		b.WriteString(" cgroup=" + quoteIfNeeded(r.Cgroup))
 	}
+	writeContainer(&b, r.Container)
+	writeDiagnosis(&b, r.Diagnosis)
+	writeAction(&b, r.Action)
 	b.WriteByte('\n')
 	if _, err := io.WriteString(t.w, b.String()); err != nil {
 		return fmt.Errorf("write record: %w", err)
@@ -113,6 +119,49 @@ func writeProcess(b *strings.Builder, prefix string, p *Process) {
 		}
 	}
 	fmt.Fprintf(b, " %scmd=%s", prefix, strconv.Quote(cmd))
+}
+
+func writeContainer(b *strings.Builder, c *Container) {
+	if c == nil {
+		return
+	}
+	b.WriteString(" container=" + c.Runtime)
+	if c.ID != "" {
+		b.WriteString(":" + c.ID)
+	}
+	if c.PodUID != "" {
+		b.WriteString(" pod_uid=" + c.PodUID)
+	}
+	if c.Unit != "" {
+		b.WriteString(" unit=" + quoteIfNeeded(c.Unit))
+	}
+}
+
+func writeDiagnosis(b *strings.Builder, d *Diagnosis) {
+	if d == nil {
+		return
+	}
+	b.WriteString(" verdict=" + d.Verdict)
+	b.WriteString(" why=" + strconv.Quote(d.Summary))
+	if d.Fix != "" {
+		b.WriteString(" fix=" + strconv.Quote(d.Fix))
+	}
+}
+
+func writeAction(b *strings.Builder, a *Action) {
+	if a == nil {
+		return
+	}
+	fmt.Fprintf(b, " action=%s outcome=%s", a.Kind, a.Outcome)
+	if a.Signal != "" {
+		b.WriteString(" signal=" + a.Signal)
+	}
+	if a.Reason != "" {
+		b.WriteString(" reason=" + strconv.Quote(a.Reason))
+	}
+	if a.WaitedBefore {
+		b.WriteString(" waited_before=true")
+	}
 }
 
 func writeSIGCHLD(b *strings.Builder, s *SIGCHLD) {

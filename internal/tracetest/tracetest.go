@@ -39,6 +39,7 @@ type config struct {
 	minAge         time.Duration
 	parentPID      uint32
 	ringBufferSize int
+	onRecord       func(report.Record)
 }
 
 // Option changes a Session's tracker configuration.
@@ -73,7 +74,14 @@ func Start(t testing.TB, opts ...Option) *Session {
 		o(&cfg)
 	}
 	s := &Session{changed: make(chan struct{}), done: make(chan struct{})}
-	tr, err := tracker.New(tracker.Config{MinAge: cfg.minAge, ParentPID: cfg.parentPID, Emit: s.add})
+	emit := s.add
+	if cfg.onRecord != nil {
+		emit = func(r report.Record) {
+			s.add(r)
+			cfg.onRecord(r)
+		}
+	}
+	tr, err := tracker.New(tracker.Config{MinAge: cfg.minAge, ParentPID: cfg.parentPID, Emit: emit})
 	if err != nil {
 		t.Fatalf("start tracker: %v", err)
 	}

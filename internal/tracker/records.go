@@ -166,6 +166,14 @@ func (t *Tracker) waitsSince(p *process) *report.Waits {
 	calls := p.parent.waits.since(p.exitNs)
 	nr, _ := p.pids.At(p.parent.pids.Level)
 	w := &report.Waits{Summary: summarizeWaits(calls, nr), Calls: len(calls)}
+	if log := p.parent.waits; log != nil {
+		w.History = &report.WaitHistory{
+			Calls:        log.total,
+			AnyChild:     log.anyChild,
+			SpecificPIDs: log.specific,
+			Since:        t.clock.wall(log.firstNs),
+		}
+	}
 	for _, c := range calls[max(0, len(calls)-recentWaits):] {
 		w.Recent = append(w.Recent, report.WaitCall{
 			Time:    t.clock.wall(c.TimeNs),

@@ -14,11 +14,27 @@ const waitLogSize = 16
 type waitLog struct {
 	calls [waitLogSize]event.Wait
 	total int // calls ever added; calls[(total-1)%size] is the newest
+	// anyChild and specific count calls by what they wait for.
+	anyChild int
+	specific int
+	firstNs  uint64
 }
 
 func (l *waitLog) add(e *event.Wait) {
+	if l.total == 0 {
+		l.firstNs = e.TimeNs
+	}
 	l.calls[l.total%waitLogSize] = *e
 	l.total++
+	if e.ArgsUnknown {
+		return
+	}
+	switch kind, _ := waitTarget(e); kind {
+	case idPID, idPIDFD:
+		l.specific++
+	default:
+		l.anyChild++
+	}
 }
 
 // since returns the kept calls that ended at or after timeNs, oldest
