@@ -43,9 +43,13 @@ type Config struct {
 	// Kubernetes turns on pod name lookup through the API server.
 	Kubernetes bool
 	Action     *action.Config
+	// Top shows the live view of zombietrace top instead of records.
+	Top     bool
+	Refresh time.Duration
 }
 
 const usageHeader = `Usage: zombietrace [flags]
+       zombietrace top [flags]
        zombietrace scan [--output text|json] [--pid N]
 
 Trace processes that become zombies and stay unreaped: who each one was,
@@ -57,6 +61,7 @@ Examples:
   zombietrace --pid 1              only zombies held by PID 1
   zombietrace --output json        JSON Lines, one record per line
   zombietrace --min-age 500ms      report zombies older than 500 ms
+  zombietrace top                  a live table of zombies per parent and container
   zombietrace scan                 list the zombies in /proc now, without BPF
   zombietrace --metrics-addr :9476 serve Prometheus metrics as a node agent
   zombietrace --pid 1 --action reap --dry-run
@@ -91,6 +96,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&cfg.Kubernetes, "kubernetes", false,
 		"look up pod names of this node's pods through the Kubernetes API (needs NODE_NAME and in-cluster credentials)")
 	cfg.Action = action.RegisterFlags(fs)
+	fs.DurationVar(&cfg.Refresh, "refresh", 2*time.Second, "how often zombietrace top redraws its table")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHeader)
@@ -126,6 +132,8 @@ func validate(fs *flag.FlagSet, cfg Config) error {
 	case cfg.RingBufferSize < 4096 || cfg.RingBufferSize&(cfg.RingBufferSize-1) != 0:
 		return usageError(fs, "invalid --ring-buffer-size %d: use a power of two of at least 4096, such as 4194304",
 			cfg.RingBufferSize)
+	case cfg.Refresh <= 0:
+		return usageError(fs, "invalid --refresh %s: use a positive duration such as 2s", cfg.Refresh)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
 		return usageError(fs, "invalid --log-format %q: use text or json", cfg.LogFormat)
 	}

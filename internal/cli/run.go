@@ -25,7 +25,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "scan" {
 		return scan.Run(args[1:], stdout, stderr)
 	}
+	top := len(args) > 0 && args[0] == "top"
+	if top {
+		args = args[1:]
+	}
 	cfg, err := parseFlags(args, stdout, stderr)
+	cfg.Top = top
 	if errors.Is(err, errHelp) {
 		return ExitOK
 	}
@@ -52,6 +57,11 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		return ExitUsage
 	}
 	records := &sink{out: out}
+	if cfg.Top {
+		records.out = discard{}
+		stopTop := startTop(ctx, cfg.Refresh, stdout, records)
+		defer stopTop()
+	}
 	agent, err := startAgent(ctx, cfg, records, logger)
 	if err != nil {
 		logger.Error("start failed", "error", err)
