@@ -37,6 +37,10 @@ type Record struct {
 	// Creator is the process that called fork, set when it differs from
 	// the original parent (clone with CLONE_PARENT, or a thread).
 	Creator *Process `json:"creator,omitempty"`
+	// Lineage lists the zombie's creators, nearest first, up to eight.
+	Lineage []Ancestor `json:"lineage,omitempty"`
+	// Origin says how the line was started, when an ancestor shows it.
+	Origin *Origin `json:"origin,omitempty"`
 	// Handovers lists each change of parent, oldest first.
 	Handovers []Handover `json:"handovers,omitempty"`
 	SIGCHLD   *SIGCHLD   `json:"sigchld,omitempty"`

@@ -28,7 +28,10 @@ func sampleRecord() Record {
 		Parent:         parent,
 		OriginalParent: &Process{PID: 4310, NSPID: 7, Comm: "python3", Exited: true},
 		Creator:        &Process{PID: 4309, NSPID: 6, Comm: "python3"},
-		Handovers:      []Handover{{Time: &handed, From: Process{PID: 4310}, To: Process{PID: 4300}, Dead: true}},
+		Lineage:        []Ancestor{{PID: 4309, NSPID: 6, Comm: "python3", Cmdline: []string{"python3"}}},
+		Origin: &Origin{Kind: "container_exec", Runtime: "containerd", Shim: Ancestor{PID: 20, NSPID: 20,
+			Comm: "containerd-shim"}, Entry: Ancestor{PID: 30, NSPID: 7, Comm: "sh"}},
+		Handovers: []Handover{{Time: &handed, From: Process{PID: 4310}, To: Process{PID: 4300}, Dead: true}},
 		SIGCHLD: &SIGCHLD{Disposition: "default", Flags: []string{"SA_RESTART"}, Blocked: true,
 			Delivery: "ignored"},
 		Waits: &Waits{Summary: WaitOtherPIDs, Calls: 1, Recent: []WaitCall{{Time: died, Syscall: "wait4",
@@ -147,7 +150,7 @@ func TestTextLine(t *testing.T) {
 		"original_parent=4310", "sigchld=default,SA_RESTART,blocked", "sigchld_delivery=ignored",
 		"waits=only_other_pids", "wait_calls=1", `recent_waits="wait4(pid 52,WNOHANG)=52"`,
 		"cgroup=/system.slice/x.service", "container=containerd:abc", "pod_uid=uid",
-		"verdict=v", `why="s"`, `fix="f"`, "action=reap outcome=done", "waited_before=true"} {
+		"origin=container_exec:containerd", "origin_entry=30", "verdict=v", `why="s"`, `fix="f"`, "action=reap outcome=done", "waited_before=true"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("text line lacks %q:\n%s", want, line)
 		}

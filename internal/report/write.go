@@ -84,6 +84,9 @@ func (t *textWriter) Write(r Record) error {
 	if r.Cgroup != "" {
 		b.WriteString(" cgroup=" + quoteIfNeeded(r.Cgroup))
 	}
+	if o := r.Origin; o != nil {
+		fmt.Fprintf(&b, " origin=%s:%s origin_entry=%d", o.Kind, o.Runtime, o.Entry.PID)
+	}
 	writeContainer(&b, r.Container)
 	writeDiagnosis(&b, r.Diagnosis)
 	writeAction(&b, r.Action)

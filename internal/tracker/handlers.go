@@ -16,6 +16,7 @@ func (t *Tracker) handleFork(e *event.Fork) {
 	if p.creator != nil {
 		p.args = p.creator.args
 		p.truncated = p.creator.truncated
+		p.inheritLineage(p.creator)
 	}
 	t.add(p)
 }

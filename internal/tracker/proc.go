@@ -106,7 +106,29 @@ func (t *Tracker) loadFromProc(p *process, pid int) bool {
 	if args, err := procfs.ReadCmdline(t.cfg.ProcRoot, pid); err == nil && len(args) > 0 {
 		p.args = args
 	}
+	p.lineage = t.lineageFromProc(stat.PPID)
 	return true
+}
+
+// lineageFromProc reads the line of parents of a process that started
+// before zombietrace, from /proc. For those, the parents stand in for the
+// creators, which /proc does not record.
+func (t *Tracker) lineageFromProc(ppid int) []ancestor {
+	var line []ancestor
+	for ppid > 0 && len(line) < maxLineage {
+		stat, err := procfs.ReadStat(t.cfg.ProcRoot, ppid)
+		if err != nil {
+			break
+		}
+		a := ancestor{pid: uint32(ppid), nsPID: uint32(ppid), comm: stat.Comm}
+		if status, err := procfs.ReadStatus(t.cfg.ProcRoot, ppid); err == nil && len(status.NSpid) > 0 {
+			a.nsPID = uint32(status.NSpid[len(status.NSpid)-1])
+		}
+		a.args, _ = procfs.ReadCmdline(t.cfg.ProcRoot, ppid)
+		line = append(line, a)
+		ppid = stat.PPID
+	}
+	return line
 }
 
 // chainFromNSpid converts the NSpid line of /proc/PID/status, which starts

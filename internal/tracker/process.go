@@ -17,6 +17,9 @@ type process struct {
 	// subreaper is the parent-side flag last seen for this process.
 	subreaper bool
 
+	// lineage holds the creators, nearest first, as they were when this
+	// process was created.
+	lineage        []ancestor
 	creator        *process
 	parent         *process // the real parent now
 	originalParent *process
@@ -59,6 +62,30 @@ type handover struct {
 	from   *process
 	to     *process
 	dead   bool
+}
+
+// maxLineage is how many creators a process keeps in its lineage.
+const maxLineage = 8
+
+// ancestor is a copy of what a lineage shows of a creator.
+type ancestor struct {
+	pid   uint32
+	nsPID uint32
+	comm  string
+	args  []string
+}
+
+func (p *process) asAncestor() ancestor {
+	return ancestor{pid: p.key.PID, nsPID: p.pids.OwnNR, comm: p.comm, args: p.args}
+}
+
+// inheritLineage sets p's lineage to its creator followed by the
+// creator's own lineage, cut at maxLineage.
+func (p *process) inheritLineage(creator *process) {
+	n := min(len(creator.lineage), maxLineage-1)
+	p.lineage = make([]ancestor, 0, n+1)
+	p.lineage = append(p.lineage, creator.asAncestor())
+	p.lineage = append(p.lineage, creator.lineage[:n]...)
 }
 
 func newProcess(ref event.ProcRef) *process {
