@@ -31,6 +31,10 @@ func (t *Tracker) handleExec(e *event.Exec) {
 	p.cgroupID = e.CgroupID
 	p.args = e.Args
 	p.truncated = e.Truncated
+	// The new program has its own way of waiting: a shell wrapper that
+	// waited for any child before exec says nothing about it.
+	p.waits = nil
+	p.blindReapNs = 0
 }
 
 func (t *Tracker) handleExit(e *event.Exit) {

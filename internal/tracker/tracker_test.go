@@ -301,3 +301,23 @@ func TestResyncAfterLostEvents(t *testing.T) {
 			r.Zombie.PID, r.Recovered, r.Parent)
 	}
 }
+
+func TestExecResetsWaitHistory(t *testing.T) {
+	h := newHarness(t)
+	parent, child := ref(100, 50), ref(200, 300)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.proc.process(200, "child", 'Z', 100, 300)
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, time.Second, parent), Syscall: event.SyscallWait4, ID: -1})
+	h.Handle(&event.Exec{Header: hdr(event.KindExec, 2*time.Second, parent), Args: []string{"python3"}})
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, 2500*time.Millisecond, parent), Syscall: event.SyscallWait4, ID: 9})
+	h.fork(3*time.Second, child, parent, chain(200))
+	h.exit(4*time.Second, child, parent, chain(200), 0)
+	h.expireAt(5 * time.Second)
+	if len(h.records) != 1 {
+		t.Fatalf("got %d records, want 1", len(h.records))
+	}
+	hist := h.records[0].Waits.History
+	if hist == nil || hist.Calls != 1 || hist.AnyChild != 0 || hist.SpecificPIDs != 1 {
+		t.Errorf("history = %+v, want only the call made after exec", hist)
+	}
+}
