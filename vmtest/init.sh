@@ -115,7 +115,7 @@ run_test() {
 		PATH="$test_path" HOME=/tmp TMPDIR=/tmp \
 		GOMODCACHE="$test_gomodcache" GOCACHE=/tmp/go-build \
 		GOPROXY=off GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
-		ZOMBIETRACE_REQUIRE_BPF=1 ZOMBIETRACE_VMTEST_KERNEL="$release" \
+		ZOMBIETRACE_REQUIRE_BPF=1 ZOMBIETRACE_TIMEOUT_SCALE=10 ZOMBIETRACE_VMTEST_KERNEL="$release" \
 		/tmp/.vmtest-bin/busybox sh -c 'cd "$1" && shift && exec "$@"' \
 		sh "$dir" "$@" >"$out/$name.log" 2>&1 </dev/null
 	rc=$?

@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/zombietrace/zombietrace/internal/loop"
 	"github.com/zombietrace/zombietrace/internal/probe"
@@ -84,7 +87,8 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 	}
 	defer p.Close()
 	agent.attached(true)
-	logger.Info("attached", "version", Version, "hooks", strings.Join(p.Hooks(), ","),
+	logger.Info("attached", "version", Version, "go", runtime.Version(), "kernel", kernelRelease(),
+		"btf", true, "ring_buffer", true, "hooks", strings.Join(p.Hooks(), ","),
 		"prog_ids", joinIDs(p.ProgramIDs()),
 		"min_age", cfg.MinAge, "ring_buffer_bytes", cfg.RingBufferSize,
 		"action", cfg.Action.Mode, "dry_run", cfg.Action.DryRun, "metrics_addr", cfg.MetricsAddr)
@@ -148,6 +152,14 @@ func loadFailed(logger *slog.Logger, err error) int {
 	}
 	logger.Error("load BPF programs failed", "error", err)
 	return ExitFailure
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 func joinIDs(ids []uint32) string {

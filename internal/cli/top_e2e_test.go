@@ -51,4 +51,3 @@ func TestTopShowsParentRow(t *testing.T) {
 		}
 	}
 }
-

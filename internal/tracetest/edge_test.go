@@ -33,7 +33,7 @@ func TestNestedNamespacesThreeDeep(t *testing.T) {
 
 	r := s.WaitRecord(t, func(r report.Record) bool {
 		return r.Type == report.TypeLingering && r.Exit != nil && r.Exit.Code != nil &&
-			*r.Exit.Code == 5 && r.Zombie.NSPID == 2 && r.Parent != nil && r.Parent.Comm == "sleep"
+			*r.Exit.Code == 5 && r.Zombie.NSPID == 2 && r.Parent != nil && r.Parent.NSPID == 1
 	}, recordWithin+2*time.Second)
 	if !r.Parent.NSInit || r.Parent.NSPID != 1 {
 		t.Errorf("parent ns_init = %v, ns_pid = %d; want the namespace init", r.Parent.NSInit, r.Parent.NSPID)

@@ -6,6 +6,7 @@ package tracetest
 import (
 	"context"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -124,10 +125,24 @@ func (s *Session) Records() []report.Record {
 	return append([]report.Record(nil), s.records...)
 }
 
+// TimeoutScaleEnv names a variable that multiplies every WaitRecord
+// timeout, for kernels run under emulation, where processes start many
+// times slower. vmtest sets it in its guests.
+const TimeoutScaleEnv = "ZOMBIETRACE_TIMEOUT_SCALE"
+
+// Scale multiplies d by the factor in TimeoutScaleEnv, if set.
+func Scale(d time.Duration) time.Duration {
+	if f, err := strconv.ParseFloat(os.Getenv(TimeoutScaleEnv), 64); err == nil && f > 1 {
+		return time.Duration(float64(d) * f)
+	}
+	return d
+}
+
 // WaitRecord returns the first record that match accepts, waiting up to
-// timeout for it, and fails the test if none arrives.
+// timeout (scaled by Scale) for it, and fails the test if none arrives.
 func (s *Session) WaitRecord(t testing.TB, match func(report.Record) bool, timeout time.Duration) report.Record {
 	t.Helper()
+	timeout = Scale(timeout)
 	deadline := time.After(timeout)
 	for {
 		s.mu.Lock()
