@@ -45,7 +45,7 @@ struct pid_chain {
 	__u32 _pad;
 };
 
-/* What a parent would do with a dead child, read from its task_struct. */
+/* A parent's handling of a dead child, read from its task_struct. */
 struct parent_state {
 	__u64 sigchld_handler; /* 0: SIG_DFL, 1: SIG_IGN, else a handler address */
 	__u64 sigchld_flags;   /* sa_flags, e.g. SA_NOCLDWAIT, SA_RESTART */

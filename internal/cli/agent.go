@@ -11,8 +11,8 @@ import (
 	"github.com/zombietrace/zombietrace/internal/metrics"
 )
 
-// agent is what runs beside the tracer: the metrics server, the pod
-// lookup and the action engine. Each part is off unless its flag is set.
+// agent is the set of services beside the tracer: the metrics server, the
+// pod lookup and the action engine. Each part is off unless its flag is set.
 type agent struct {
 	metrics *metrics.Metrics // nil without --metrics-addr
 	cancel  context.CancelFunc

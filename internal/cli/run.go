@@ -86,6 +86,21 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		return loadFailed(logger, err)
 	}
 	defer p.Close()
+	return trace(ctx, cfg, session{probe: p, tracker: tr, agent: agent, records: records}, stdout, logger)
+}
+
+// session is the set of parts that trace drives once the probe is attached.
+type session struct {
+	probe   *probe.Probe
+	tracker *tracker.Tracker
+	agent   *agent
+	records *sink
+}
+
+// trace reports existing zombies, handles events until ctx ends, then
+// detaches and writes the summary.
+func trace(ctx context.Context, cfg Config, s session, stdout io.Writer, logger *slog.Logger) int {
+	p, tr, agent := s.probe, s.tracker, s.agent
 	agent.attached(true)
 	logger.Info("attached", "version", Version, "go", runtime.Version(), "kernel", kernelRelease(),
 		"btf", true, "ring_buffer", true, "hooks", strings.Join(p.Hooks(), ","),
@@ -118,7 +133,7 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		logger.Error("write summary failed", "error", err)
 		return ExitFailure
 	}
-	if err := records.writeErr(); err != nil {
+	if err := s.records.writeErr(); err != nil {
 		logger.Error("write records failed", "error", err)
 		return ExitFailure
 	}

@@ -90,8 +90,8 @@ func (c PIDChain) At(level uint32) (uint32, bool) {
 	return 0, false
 }
 
-// ParentState is what the kernel says about a parent when a child dies: how
-// it handles SIGCHLD and whether it can run to wait.
+// ParentState is the kernel's state of a parent when a child dies: how it
+// handles SIGCHLD and whether it can run to wait.
 type ParentState struct {
 	SigchldHandler uint64 // 0: SIG_DFL, 1: SIG_IGN, else a handler address
 	SigchldFlags   uint64 // sa_flags of the SIGCHLD action

@@ -29,7 +29,7 @@ type Observer interface {
 
 // Loop moves events from a probe to a tracker.
 type Loop struct {
-	// Observer, if set before Run, is told about lost events and beats.
+	// Observer, if set before Run, receives lost-event totals and beats.
 	Observer Observer
 
 	probe   *probe.Probe

@@ -8,7 +8,7 @@ type Ancestor struct {
 	Cmdline []string `json:"cmdline,omitempty"`
 }
 
-// Origin says how the zombie's line of processes was started, when an
+// Origin is the way the zombie's line of processes was started, when an
 // ancestor shows it: a container runtime's shim starting a container's
 // init, or an exec into a running container (docker exec, kubectl exec,
 // an exec probe).

@@ -39,7 +39,7 @@ type Record struct {
 	Creator *Process `json:"creator,omitempty"`
 	// Lineage lists the zombie's creators, nearest first, up to eight.
 	Lineage []Ancestor `json:"lineage,omitempty"`
-	// Origin says how the line was started, when an ancestor shows it.
+	// Origin is the way the line was started, when an ancestor shows it.
 	Origin *Origin `json:"origin,omitempty"`
 	// Handovers lists each change of parent, oldest first.
 	Handovers []Handover `json:"handovers,omitempty"`
@@ -48,7 +48,7 @@ type Record struct {
 	// ReapedBy is the process whose wait call reaped the zombie, on
 	// reaped records; nil when it was released without a wait seen.
 	ReapedBy *Process `json:"reaped_by,omitempty"`
-	// ReapNote says how a zombie left when no wait reaped it.
+	// ReapNote explains how a zombie left when no wait reaped it.
 	ReapNote     string `json:"reap_note,omitempty"`
 	Cgroup       string `json:"cgroup,omitempty"`
 	CgroupID     uint64 `json:"cgroup_id,omitempty"`
@@ -64,7 +64,7 @@ type Record struct {
 	ThreadsAlive bool `json:"threads_alive,omitempty"`
 	// Container identifies the container the zombie ran in, if any.
 	Container *Container `json:"container,omitempty"`
-	// Diagnosis says why the zombie is not reaped and what would fix it.
+	// Diagnosis is the reason the zombie is not reaped, and its fix.
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
 	// Action is set on records of type "action".
 	Action *Action `json:"action,omitempty"`
@@ -92,7 +92,7 @@ type Process struct {
 	Exited bool `json:"exited,omitempty"`
 }
 
-// ExitStatus is how the zombie died, decoded from its wait status.
+// ExitStatus is the zombie's cause of death, decoded from its wait status.
 type ExitStatus struct {
 	// Code is the exit status; nil when a signal killed the process.
 	Code *int `json:"code,omitempty"`
@@ -111,7 +111,7 @@ type Handover struct {
 	Dead bool `json:"dead"`
 }
 
-// SIGCHLD is how the parent handles the signal that announces a death.
+// SIGCHLD is the parent's handling of the signal that announces a death.
 type SIGCHLD struct {
 	// Disposition is "default", "ignore" or "handler".
 	Disposition string `json:"disposition"`

@@ -31,8 +31,8 @@ func (t *Tracker) handleExec(e *event.Exec) {
 	p.cgroupID = e.CgroupID
 	p.args = e.Args
 	p.truncated = e.Truncated
-	// The new program has its own way of waiting: a shell wrapper that
-	// waited for any child before exec says nothing about it.
+	// The new program has its own way of waiting, so the calls of a shell
+	// wrapper that waited for any child before exec do not describe it.
 	p.waits = nil
 	p.blindReapNs = 0
 }
@@ -94,8 +94,8 @@ func (t *Tracker) handleChildSignal(e *event.ChildSignal) {
 		}
 		return
 	}
-	// A dying parent hands a dead child to a new parent, or a tracer lets
-	// go of a dead tracee and its real parent is told.
+	// A dying parent hands a dead child to a new parent, or a tracer
+	// detaches from a dead tracee and the kernel notifies its real parent.
 	sender, target := e.Proc.Key(), e.Target.Key()
 	p := t.findChild(sender, e.TargetState.PIDLevel, e.ChildNSPID)
 	if p == nil {

@@ -55,8 +55,8 @@ func newNamespaceView(root string) (namespaceView, error) {
 // when the process is in a namespace that zombietrace cannot see into.
 //
 // NOTE: below the host namespace, a process in a sibling namespace tree at
-// the same depth is not told apart, because only the own namespace's
-// inode is recorded.
+// the same depth is not distinguished, because only the inode of the
+// process's own namespace is recorded.
 func (v namespaceView) pid(chain event.PIDChain) (uint32, bool) {
 	if chain.Level < v.level {
 		return 0, false

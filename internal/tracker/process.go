@@ -4,7 +4,7 @@ import (
 	"github.com/zombietrace/zombietrace/internal/event"
 )
 
-// process is everything the tracker knows about one process. Pointers to
+// process is the tracker's state of one process. Pointers to
 // other processes keep their details readable after those are freed.
 type process struct {
 	key       event.Key

@@ -24,7 +24,7 @@ type Config struct {
 	// ParentPID, when not zero, limits records to zombies whose parent has
 	// this PID in zombietrace's PID namespace.
 	ParentPID uint32
-	// ProcRoot is where procfs is mounted, normally "/proc".
+	// ProcRoot is the procfs mount point, normally "/proc".
 	ProcRoot string
 	// Emit receives every record. It is called from the goroutine that
 	// calls Handle, Expire or ScanExisting.

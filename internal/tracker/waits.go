@@ -157,7 +157,7 @@ func formatOptions(options uint32) []string {
 }
 
 // summarizeWaits classifies the calls a parent made since a child died.
-// childNR is the child's PID as the parent sees it.
+// childNR is the child's PID in the parent's PID namespace.
 func summarizeWaits(calls []event.Wait, childNR uint32) string {
 	if len(calls) == 0 {
 		return report.WaitNone
