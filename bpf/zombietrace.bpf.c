@@ -39,6 +39,13 @@ const enum event_kind *unused_kind __attribute__((unused));
 
 /* Set by user space before load. */
 const volatile bool trace_waits = true;
+/*
+ * Unread bytes in the ring buffer above which a submit wakes the reader.
+ * Below it, user space polls on a timer instead, because a wake-up per
+ * event (an irq_work and a context switch) cost more than all the rest of
+ * the programs under a fork storm. Zero wakes the reader on every event.
+ */
+const volatile __u64 wakeup_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -65,11 +72,13 @@ struct wait_args {
 };
 
 /*
- * LRU, because a thread killed inside wait4() never reaches the exit
- * tracepoint, and its entry must not stay forever.
+ * A plain hash, which costs less per update than an LRU one. The exit
+ * tracepoint runs even for a thread killed inside the call, so entries do
+ * not pile up. NOTE: one that stayed behind would be overwritten by the
+ * next call of that thread ID.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct wait_args);
@@ -88,13 +97,36 @@ static __always_inline void *reserve(__u64 size, __u32 kind)
 	return NULL;
 }
 
+static __always_inline void submit(void *e)
+{
+	__u64 flags = 0;
+
+	if (wakeup_bytes &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < wakeup_bytes)
+		flags = BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+/*
+ * tp_btf programs get BTF-typed task pointers, through which plain loads
+ * are allowed and far cheaper than bpf_probe_read_kernel, which
+ * BPF_CORE_READ calls once per step. The helpers below read that way.
+ * Their *_read twins use BPF_CORE_READ for the task that
+ * bpf_get_current_task() returns, which is a plain number to the verifier
+ * (bpf_get_current_task_btf needs Linux 5.11).
+ */
 static __always_inline void fill_ref(struct proc_ref *ref,
 				     struct task_struct *task)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	ref->pid = task->tgid;
+	ref->start_ns = task->group_leader->start_boottime;
+}
 
+static __always_inline void fill_ref_read(struct proc_ref *ref,
+					  struct task_struct *task)
+{
 	ref->pid = BPF_CORE_READ(task, tgid);
-	ref->start_ns = BPF_CORE_READ(leader, start_boottime);
+	ref->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
 }
 
 static __always_inline void fill_header(struct header *hdr, __u32 kind,
@@ -105,16 +137,20 @@ static __always_inline void fill_header(struct header *hdr, __u32 kind,
 	fill_ref(&hdr->proc, task);
 }
 
+static __always_inline void fill_header_read(struct header *hdr, __u32 kind,
+					     struct task_struct *task)
+{
+	hdr->time_ns = bpf_ktime_get_boot_ns();
+	hdr->kind = kind;
+	fill_ref_read(&hdr->proc, task);
+}
+
+/* The PID array has a variable index, so it is read with probe reads. */
 static __always_inline struct upid *upid_at(struct pid *pid, __u32 level)
 {
 	__u64 offset = bpf_core_field_offset(struct pid, numbers);
 
 	return (void *)pid + offset + level * bpf_core_type_size(struct upid);
-}
-
-static __always_inline struct pid *leader_pid(struct task_struct *task)
-{
-	return BPF_CORE_READ(task, group_leader, thread_pid);
 }
 
 static __always_inline __u32 pid_at(struct pid *pid, __u32 level)
@@ -136,8 +172,8 @@ static __always_inline __u32 ns_inum_at(struct pid *pid, __u32 level)
 static __always_inline void fill_pids(struct pid_chain *chain,
 				      struct task_struct *task)
 {
-	struct pid *pid = leader_pid(task);
-	__u32 level = BPF_CORE_READ(pid, level);
+	struct pid *pid = task->group_leader->thread_pid;
+	__u32 level = pid->level;
 
 	chain->level = level;
 	for (__u32 i = 0; i < PID_LEVELS; i++) {
@@ -145,13 +181,16 @@ static __always_inline void fill_pids(struct pid_chain *chain,
 			break;
 		chain->nr[i] = pid_at(pid, i);
 	}
-	chain->own_nr = pid_at(pid, level);
+	if (level < PID_LEVELS)
+		chain->own_nr = chain->nr[level & (PID_LEVELS - 1)];
+	else
+		chain->own_nr = pid_at(pid, level);
 	chain->ns_inum = ns_inum_at(pid, level);
 }
 
 static __always_inline __u64 cgroup_of(struct task_struct *task)
 {
-	return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	return task->cgroups->dfl_cgrp->kn->id;
 }
 
 static __always_inline __u32 task_state(struct task_struct *task)
@@ -166,20 +205,18 @@ static __always_inline __u32 task_state(struct task_struct *task)
 static __always_inline void fill_parent_state(struct parent_state *s,
 					      struct task_struct *parent)
 {
-	struct sighand_struct *sighand = BPF_CORE_READ(parent, sighand);
-	struct signal_struct *signal = BPF_CORE_READ(parent, signal);
-	struct pid *pid = BPF_CORE_READ(parent, thread_pid);
-	unsigned long blocked = BPF_CORE_READ(parent, blocked.sig[0]);
+	struct sighand_struct *sighand = parent->sighand;
+	struct signal_struct *signal = parent->signal;
+	struct pid *pid = parent->thread_pid;
 
-	s->sigchld_handler = (__u64)BPF_CORE_READ(sighand,
-		action[SIGCHLD - 1].sa.sa_handler);
-	s->sigchld_flags = BPF_CORE_READ(sighand, action[SIGCHLD - 1].sa.sa_flags);
-	s->sigchld_blocked = (blocked >> (SIGCHLD - 1)) & 1;
+	s->sigchld_handler = (__u64)sighand->action[SIGCHLD - 1].sa.sa_handler;
+	s->sigchld_flags = sighand->action[SIGCHLD - 1].sa.sa_flags;
+	s->sigchld_blocked = (parent->blocked.sig[0] >> (SIGCHLD - 1)) & 1;
 	s->task_state = task_state(parent);
-	s->task_flags = BPF_CORE_READ(parent, flags);
-	s->signal_flags = BPF_CORE_READ(signal, flags);
+	s->task_flags = parent->flags;
+	s->signal_flags = signal->flags;
 	s->subreaper = BPF_CORE_READ_BITFIELD_PROBED(signal, is_child_subreaper);
-	s->pid_level = BPF_CORE_READ(pid, level);
+	s->pid_level = pid->level;
 	s->ns_inum = ns_inum_at(pid, s->pid_level);
 }
 
@@ -189,18 +226,18 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct fork_event *e;
 
 	/* A new thread joins a process that is already tracked. */
-	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+	if (child->pid != child->tgid)
 		return 0;
 	e = reserve(sizeof(*e), EVENT_FORK);
 	if (!e)
 		return 0;
 	fill_header(&e->hdr, EVENT_FORK, child);
-	fill_ref(&e->parent, BPF_CORE_READ(child, real_parent));
+	fill_ref(&e->parent, child->real_parent);
 	fill_ref(&e->creator, parent);
 	fill_pids(&e->pids, child);
 	e->cgroup_id = cgroup_of(child);
 	BPF_CORE_READ_STR_INTO(&e->comm, child, comm);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -211,8 +248,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid)
 {
-	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
-	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	unsigned long start = task->mm->arg_start;
+	unsigned long end = task->mm->arg_end;
 	unsigned long len = end > start ? end - start : 0;
 	struct exec_event *e;
 
@@ -233,17 +270,17 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid)
 		e->args_len = len;
 	}
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
 static __always_inline __u32 group_exit_code(struct task_struct *task)
 {
-	struct signal_struct *signal = BPF_CORE_READ(task, signal);
+	struct signal_struct *signal = task->signal;
 
-	if (BPF_CORE_READ(signal, flags) & SIGNAL_GROUP_EXIT)
-		return BPF_CORE_READ(signal, group_exit_code);
-	return BPF_CORE_READ(task, group_leader, exit_code);
+	if (signal->flags & SIGNAL_GROUP_EXIT)
+		return signal->group_exit_code;
+	return task->group_leader->exit_code;
 }
 
 /*
@@ -254,8 +291,8 @@ static __always_inline __u32 group_exit_code(struct task_struct *task)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
-	bool leader = BPF_CORE_READ(task, pid) == BPF_CORE_READ(task, tgid);
-	bool group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
+	bool leader = task->pid == task->tgid;
+	bool group_dead = task->signal->live.counter == 0;
 	struct task_struct *parent;
 	struct exit_event *e;
 
@@ -264,21 +301,21 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	e = reserve(sizeof(*e), EVENT_EXIT);
 	if (!e)
 		return 0;
-	parent = BPF_CORE_READ(task, real_parent);
+	parent = task->real_parent;
 	fill_header(&e->hdr, EVENT_EXIT, task);
 	fill_ref(&e->parent, parent);
-	fill_ref(&e->tracer, BPF_CORE_READ(task, parent));
+	fill_ref(&e->tracer, task->parent);
 	fill_pids(&e->pids, task);
 	fill_parent_state(&e->parent_state, parent);
 	e->cgroup_id = cgroup_of(task);
 	e->exit_code = group_exit_code(task);
-	e->exit_signal = BPF_CORE_READ(task, group_leader, exit_signal);
+	e->exit_signal = task->group_leader->exit_signal;
 	e->flags = (leader ? EXIT_LEADER : 0) |
 		   (group_dead ? EXIT_GROUP_DEAD : 0) |
-		   (BPF_CORE_READ(task, group_leader, ptrace) ? EXIT_PTRACED : 0);
-	e->tid = BPF_CORE_READ(task, pid);
+		   (task->group_leader->ptrace ? EXIT_PTRACED : 0);
+	e->tid = task->pid;
 	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -301,6 +338,7 @@ int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info,
 	/* SEND_SIG_NOINFO and SEND_SIG_PRIV are the small values 0 and 1. */
 	if ((unsigned long)info < 4096)
 		return 0;
+	/* The verifier treats info as a number, since it may be SEND_SIG_PRIV. */
 	code = BPF_CORE_READ(info, si_code);
 	if (code < CLD_EXITED || code > CLD_DUMPED)
 		return 0;
@@ -309,7 +347,7 @@ int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info,
 	e = reserve(sizeof(*e), EVENT_CHILD_SIGNAL);
 	if (!e)
 		return 0;
-	fill_header(&e->hdr, EVENT_CHILD_SIGNAL, sender);
+	fill_header_read(&e->hdr, EVENT_CHILD_SIGNAL, sender);
 	fill_ref(&e->target, target);
 	fill_parent_state(&e->target_state, target);
 	e->sig = sig;
@@ -318,8 +356,9 @@ int BPF_PROG(handle_signal, int sig, struct kernel_siginfo *info,
 	e->si_status = BPF_CORE_READ(info, _sifields._sigchld._status);
 	e->result = result;
 	level = e->target_state.pid_level;
-	e->self = pid_at(leader_pid(sender), level) == (__u32)e->si_pid;
-	bpf_ringbuf_submit(e, 0);
+	e->self = pid_at(BPF_CORE_READ(sender, group_leader, thread_pid), level) ==
+		  (__u32)e->si_pid;
+	submit(e);
 	return 0;
 }
 
@@ -403,7 +442,7 @@ static __always_inline int wait_exit(long ret, __u32 syscall)
 		return 0;
 	}
 	task = (void *)bpf_get_current_task();
-	fill_header(&e->hdr, EVENT_WAIT, task);
+	fill_header_read(&e->hdr, EVENT_WAIT, task);
 	e->enter_ns = args->enter_ns;
 	e->ret = ret;
 	e->id = args->id;
@@ -417,7 +456,7 @@ static __always_inline int wait_exit(long ret, __u32 syscall)
 	e->args_unknown = !known;
 	read_wait_result(e, args);
 	bpf_map_delete_elem(&waits, &tid);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -453,12 +492,12 @@ int BPF_PROG(handle_free, struct task_struct *task)
 {
 	struct free_event *e;
 
-	if (BPF_CORE_READ(task, pid) != BPF_CORE_READ(task, tgid))
+	if (task->pid != task->tgid)
 		return 0;
 	e = reserve(sizeof(*e), EVENT_FREE);
 	if (!e)
 		return 0;
 	fill_header(&e->hdr, EVENT_FREE, task);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }

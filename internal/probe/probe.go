@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -19,6 +21,14 @@ import (
 // DefaultRingBufferSize is the ring buffer size used when Options leaves it
 // zero: 4 MiB, room for about 40,000 events between two reads.
 const DefaultRingBufferSize = 4 << 20
+
+// The programs wake the reader only once the ring buffer is more than
+// 1/wakeupFraction full; below that, Read polls every pollInterval. The
+// interval bounds how late an event reaches the tracker.
+const (
+	wakeupFraction = 4
+	pollInterval   = 20 * time.Millisecond
+)
 
 // Options configure Load.
 type Options struct {
@@ -41,7 +51,7 @@ type Probe struct {
 
 // Load checks the kernel, loads the BPF programs, attaches every hook and
 // opens the ring buffer. On error, nothing stays loaded or attached.
-func Load(opts Options) (p *Probe, err error) {
+func Load(opts Options) (_ *Probe, err error) {
 	if err := CheckKernel(); err != nil {
 		return nil, err
 	}
@@ -57,8 +67,11 @@ func Load(opts Options) (p *Probe, err error) {
 		size = DefaultRingBufferSize
 	}
 	spec.Maps["events"].MaxEntries = uint32(size)
+	if err := spec.Variables["wakeup_bytes"].Set(uint64(size / wakeupFraction)); err != nil {
+		return nil, fmt.Errorf("set wakeup threshold: %w", err)
+	}
 
-	p = &Probe{}
+	p := &Probe{}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -94,10 +107,17 @@ func (p *Probe) Hooks() []string { return append([]string(nil), p.hooks...) }
 // Read blocks until the next event arrives and returns it. After Close, it
 // returns an error that matches ringbuf.ErrClosed.
 func (p *Probe) Read(rec *ringbuf.Record) (event.Event, error) {
-	if err := p.reader.ReadInto(rec); err != nil {
-		return nil, err
+	for {
+		p.reader.SetDeadline(time.Now().Add(pollInterval))
+		err := p.reader.ReadInto(rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return Decode(rec.RawSample)
 	}
-	return Decode(rec.RawSample)
 }
 
 // Lost returns, per event kind, how many events the kernel could not put

@@ -171,6 +171,7 @@ const (
 	zombietraceVarUnusedKind         = "unused_kind"
 	zombietraceVarUnusedSignal       = "unused_signal"
 	zombietraceVarUnusedWait         = "unused_wait"
+	zombietraceVarWakeupBytes        = "wakeup_bytes"
 )
 
 // loadZombietrace returns the embedded CollectionSpec for zombietrace.
@@ -248,6 +249,7 @@ type zombietraceVariableSpecs struct {
 	UnusedKind   *ebpf.VariableSpec `ebpf:"unused_kind"`
 	UnusedSignal *ebpf.VariableSpec `ebpf:"unused_signal"`
 	UnusedWait   *ebpf.VariableSpec `ebpf:"unused_wait"`
+	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // zombietraceObjects contains all objects after they have been loaded into the kernel.
@@ -296,6 +298,7 @@ type zombietraceVariables struct {
 	UnusedKind   *ebpf.Variable `ebpf:"unused_kind"`
 	UnusedSignal *ebpf.Variable `ebpf:"unused_signal"`
 	UnusedWait   *ebpf.Variable `ebpf:"unused_wait"`
+	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // zombietracePrograms contains all programs after they have been loaded into the kernel.
