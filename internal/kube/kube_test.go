@@ -2,25 +2,114 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/rest"
 )
 
 func pod(namespace, name, uid, node string, labels map[string]string) *corev1.Pod {
 	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID(uid), Labels: labels},
 		Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
 	}
 }
 
-func startResolver(t *testing.T, client *fake.Clientset, node string) *Resolver {
+// apiServer answers the pod list and watch requests of the core v1 API on
+// loopback, as the Kubernetes API server does: a list returns the initial
+// pods, and a watch streams the events that the test sends.
+type apiServer struct {
+	*httptest.Server
+	initial   []corev1.Pod
+	events    chan metav1.WatchEvent
+	mu        sync.Mutex
+	selectors []string
+	version   int
+}
+
+func newAPIServer(t *testing.T, initial ...*corev1.Pod) *apiServer {
+	s := &apiServer{events: make(chan metav1.WatchEvent, 16)}
+	for _, p := range initial {
+		s.initial = append(s.initial, *p)
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *apiServer) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/api/v1/pods" {
+		http.NotFound(w, r)
+		return
+	}
+	s.mu.Lock()
+	s.selectors = append(s.selectors, r.URL.Query().Get("fieldSelector"))
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if r.URL.Query().Get("watch") != "true" {
+		list := corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"},
+			ListMeta: metav1.ListMeta{ResourceVersion: "1"}, Items: s.initial}
+		_ = json.NewEncoder(w).Encode(list)
+		return
+	}
+	flusher := w.(http.Flusher)
+	if r.URL.Query().Get("sendInitialEvents") == "true" {
+		// A streaming list: the initial pods as ADDED events, then a
+		// bookmark that marks their end.
+		enc := json.NewEncoder(w)
+		for i := range s.initial {
+			_ = enc.Encode(watchEvent("ADDED", &s.initial[i]))
+		}
+		end := &corev1.Pod{TypeMeta: metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"},
+			ObjectMeta: metav1.ObjectMeta{ResourceVersion: "1",
+				Annotations: map[string]string{metav1.InitialEventsAnnotationKey: "true"}}}
+		_ = enc.Encode(watchEvent("BOOKMARK", end))
+	}
+	flusher.Flush()
+	for {
+		select {
+		case ev := <-s.events:
+			_ = json.NewEncoder(w).Encode(ev)
+			flusher.Flush()
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// send streams one watch event about p to the resolver.
+func (s *apiServer) send(t *testing.T, kind string, p *corev1.Pod) {
 	t.Helper()
+	s.mu.Lock()
+	s.version++
+	p.ResourceVersion = strconv.Itoa(s.version + 1)
+	s.mu.Unlock()
+	s.events <- watchEvent(kind, p)
+}
+
+// watchEvent wraps p in a watch event. Encoding a Pod cannot fail, because
+// it holds no channels, functions or cyclic pointers.
+func watchEvent(kind string, p *corev1.Pod) metav1.WatchEvent {
+	raw, _ := json.Marshal(p)
+	return metav1.WatchEvent{Type: kind, Object: runtime.RawExtension{Raw: raw}}
+}
+
+func startResolver(t *testing.T, server *apiServer, node string) *Resolver {
+	t.Helper()
+	client, err := NewCoreClient(&rest.Config{Host: server.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	r := NewResolver(client, node)
@@ -46,8 +135,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestPodFromInitialList(t *testing.T) {
-	client := fake.NewClientset(pod("shop", "web-0", "uid-web", "node-a", map[string]string{"app": "web"}))
-	r := startResolver(t, client, "node-a")
+	server := newAPIServer(t, pod("shop", "web-0", "uid-web", "node-a", map[string]string{"app": "web"}))
+	r := startResolver(t, server, "node-a")
 
 	info, ok := r.Pod("uid-web")
 	if !ok {
@@ -65,37 +154,28 @@ func TestPodFromInitialList(t *testing.T) {
 }
 
 func TestListUsesNodeFieldSelector(t *testing.T) {
-	client := fake.NewClientset()
-	startResolver(t, client, "node-a")
+	server := newAPIServer(t)
+	startResolver(t, server, "node-a")
 
-	var selectors []string
-	for _, action := range client.Actions() {
-		list, ok := action.(k8stesting.ListActionImpl)
-		if !ok || action.GetResource().Resource != "pods" {
-			continue
-		}
-		selectors = append(selectors, list.GetListRestrictions().Fields.String())
-	}
+	server.mu.Lock()
+	selectors := append([]string(nil), server.selectors...)
+	server.mu.Unlock()
 	if len(selectors) == 0 {
-		t.Fatalf("no list of pods among the client's actions %v", client.Actions())
+		t.Fatal("the resolver sent no request for pods")
 	}
 	for _, s := range selectors {
 		if s != "spec.nodeName=node-a" {
-			t.Errorf("pods listed with field selector %q, want spec.nodeName=node-a", s)
+			t.Errorf("pods requested with field selector %q, want spec.nodeName=node-a", s)
 		}
 	}
 }
 
 func TestPodAddedUpdatedDeleted(t *testing.T) {
-	client := fake.NewClientset()
-	r := startResolver(t, client, "node-a")
-	ctx := context.Background()
-	pods := client.CoreV1().Pods("jobs")
+	server := newAPIServer(t)
+	r := startResolver(t, server, "node-a")
 
 	created := pod("jobs", "batch-1", "uid-batch", "node-a", map[string]string{"run": "1"})
-	if _, err := pods.Create(ctx, created, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create pod: %v", err)
-	}
+	server.send(t, "ADDED", created)
 	eventually(t, "the created pod is in the cache", func() bool {
 		_, ok := r.Pod("uid-batch")
 		return ok
@@ -103,17 +183,13 @@ func TestPodAddedUpdatedDeleted(t *testing.T) {
 
 	updated := created.DeepCopy()
 	updated.Labels["run"] = "2"
-	if _, err := pods.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("update pod: %v", err)
-	}
+	server.send(t, "MODIFIED", updated)
 	eventually(t, "the pod's new label is in the cache", func() bool {
 		info, _ := r.Pod("uid-batch")
 		return info.Labels["run"] == "2"
 	})
 
-	if err := pods.Delete(ctx, "batch-1", metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("delete pod: %v", err)
-	}
+	server.send(t, "DELETED", updated)
 	eventually(t, "the deleted pod leaves the cache", func() bool {
 		_, ok := r.Pod("uid-batch")
 		return !ok
@@ -121,8 +197,8 @@ func TestPodAddedUpdatedDeleted(t *testing.T) {
 }
 
 func TestPodReturnsCopyOfLabels(t *testing.T) {
-	client := fake.NewClientset(pod("a", "p", "uid-p", "node-a", map[string]string{"k": "v"}))
-	r := startResolver(t, client, "node-a")
+	server := newAPIServer(t, pod("a", "p", "uid-p", "node-a", map[string]string{"k": "v"}))
+	r := startResolver(t, server, "node-a")
 	info, _ := r.Pod("uid-p")
 	info.Labels["k"] = "changed"
 	again, _ := r.Pod("uid-p")

@@ -24,7 +24,7 @@ func runtimeHelper(comm string) bool {
 // it is the first one inside the container: PID 1 of its namespace for a
 // container's init, another PID for an exec into a running container.
 func originOf(p *process) *report.Origin {
-	line := append([]ancestor{p.asAncestor()}, p.lineage...)
+	line := append([]ancestor{p.asAncestor()}, p.lineage.ancestors()...)
 	for i := 1; i < len(line); i++ {
 		runtime, ok := shimRuntimes[line[i].comm]
 		if !ok {

@@ -8,13 +8,13 @@ import (
 )
 
 func TestOriginOfExecIntoContainer(t *testing.T) {
-	p := &process{key: event.Key{PID: 50}, pids: event.PIDChain{OwnNR: 9}, comm: "sh", lineage: []ancestor{
-		{pid: 40, nsPID: 7, comm: "bash"},
-		{pid: 30, nsPID: 30, comm: "runc:[2:INIT]"},
-		{pid: 29, nsPID: 29, comm: "runc"},
-		{pid: 20, nsPID: 20, comm: "containerd-shim"},
-		{pid: 1, nsPID: 1, comm: "systemd"},
-	}}
+	p := &process{key: event.Key{PID: 50}, pids: event.PIDChain{OwnNR: 9}, comm: "sh", lineage: lineageOf(
+		ancestor{pid: 40, nsPID: 7, comm: "bash"},
+		ancestor{pid: 30, nsPID: 30, comm: "runc:[2:INIT]"},
+		ancestor{pid: 29, nsPID: 29, comm: "runc"},
+		ancestor{pid: 20, nsPID: 20, comm: "containerd-shim"},
+		ancestor{pid: 1, nsPID: 1, comm: "systemd"},
+	)}
 	o := originOf(p)
 	if o == nil {
 		t.Fatal("no origin found below containerd-shim")
@@ -28,10 +28,10 @@ func TestOriginOfExecIntoContainer(t *testing.T) {
 }
 
 func TestOriginOfContainerInit(t *testing.T) {
-	p := &process{key: event.Key{PID: 61}, pids: event.PIDChain{OwnNR: 5}, comm: "python3", lineage: []ancestor{
-		{pid: 60, nsPID: 1, comm: "python3"},
-		{pid: 55, nsPID: 55, comm: "conmon"},
-	}}
+	p := &process{key: event.Key{PID: 61}, pids: event.PIDChain{OwnNR: 5}, comm: "python3", lineage: lineageOf(
+		ancestor{pid: 60, nsPID: 1, comm: "python3"},
+		ancestor{pid: 55, nsPID: 55, comm: "conmon"},
+	)}
 	o := originOf(p)
 	if o == nil || o.Kind != "container_init" || o.Runtime != "cri-o" || o.Entry.PID != 60 {
 		t.Errorf("origin = %+v, want container_init via cri-o entered at 60", o)
@@ -39,7 +39,7 @@ func TestOriginOfContainerInit(t *testing.T) {
 }
 
 func TestOriginOfHostProcess(t *testing.T) {
-	p := &process{comm: "sleep", lineage: []ancestor{{pid: 10, comm: "bash"}, {pid: 1, comm: "systemd"}}}
+	p := &process{comm: "sleep", lineage: lineageOf(ancestor{pid: 10, comm: "bash"}, ancestor{pid: 1, comm: "systemd"})}
 	if o := originOf(p); o != nil {
 		t.Errorf("origin = %+v for a host process, want none", o)
 	}
@@ -60,5 +60,30 @@ func TestLineageFollowsCreators(t *testing.T) {
 	line := h.records[0].Lineage
 	if len(line) < 2 || line[0].PID != 200 || line[1].PID != 100 || line[1].Comm != "bash" {
 		t.Errorf("lineage = %+v, want 200 then 100 (bash)", line)
+	}
+}
+
+// lineageOf builds a lineage from ancestors, nearest first.
+func lineageOf(line ...ancestor) *lineageNode {
+	var l *lineageNode
+	for i := len(line) - 1; i >= 0; i-- {
+		l = newLineage(line[i], l)
+	}
+	return l
+}
+
+func TestLineageCutAtMax(t *testing.T) {
+	p := &process{}
+	for i := range 100 {
+		child := &process{key: event.Key{PID: uint32(i)}}
+		child.inheritLineage(p)
+		p = child
+	}
+	if p.lineage.depth > maxLineage {
+		t.Errorf("depth = %d, want at most %d", p.lineage.depth, maxLineage)
+	}
+	got := p.lineage.ancestors()
+	if len(got) != maxLineage || got[0].pid != 98 || got[maxLineage-1].pid != uint32(99-maxLineage) {
+		t.Errorf("ancestors = %+v, want the %d nearest, from 98 down", got, maxLineage)
 	}
 }

@@ -113,7 +113,7 @@ func (t *Tracker) loadFromProc(p *process, pid int) bool {
 // lineageFromProc reads the line of parents of a process that started
 // before zombietrace, from /proc. For those, the parents stand in for the
 // creators, which /proc does not record.
-func (t *Tracker) lineageFromProc(ppid int) []ancestor {
+func (t *Tracker) lineageFromProc(ppid int) *lineageNode {
 	var line []ancestor
 	for ppid > 0 && len(line) < maxLineage {
 		stat, err := procfs.ReadStat(t.cfg.ProcRoot, ppid)
@@ -128,7 +128,11 @@ func (t *Tracker) lineageFromProc(ppid int) []ancestor {
 		line = append(line, a)
 		ppid = stat.PPID
 	}
-	return line
+	var l *lineageNode
+	for i := len(line) - 1; i >= 0; i-- {
+		l = newLineage(line[i], l)
+	}
+	return l
 }
 
 // chainFromNSpid converts the NSpid line of /proc/PID/status, which starts

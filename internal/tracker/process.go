@@ -19,7 +19,7 @@ type process struct {
 
 	// lineage holds the creators, nearest first, as they were when this
 	// process was created.
-	lineage        []ancestor
+	lineage        *lineageNode
 	creator        *process
 	parent         *process // the real parent now
 	originalParent *process
@@ -79,13 +79,48 @@ func (p *process) asAncestor() ancestor {
 	return ancestor{pid: p.key.PID, nsPID: p.pids.OwnNR, comm: p.comm, args: p.args}
 }
 
+// lineageNode is one creator in a lineage. Children share the nodes of
+// their creator's lineage, so a fork adds one node instead of a copy.
+type lineageNode struct {
+	ancestor
+	next  *lineageNode
+	depth int // nodes from this one to the end, itself included
+}
+
 // inheritLineage sets p's lineage to its creator followed by the
-// creator's own lineage, cut at maxLineage.
+// creator's own lineage. A creator whose lineage reached maxLineage has it
+// cut once, by copying its first nodes, so that a long line of forks does
+// not keep every dead ancestor's node in memory.
 func (p *process) inheritLineage(creator *process) {
-	n := min(len(creator.lineage), maxLineage-1)
-	p.lineage = make([]ancestor, 0, n+1)
-	p.lineage = append(p.lineage, creator.asAncestor())
-	p.lineage = append(p.lineage, creator.lineage[:n]...)
+	if creator.lineage != nil && creator.lineage.depth >= maxLineage {
+		creator.lineage = cutLineage(creator.lineage, maxLineage-1)
+	}
+	p.lineage = newLineage(creator.asAncestor(), creator.lineage)
+}
+
+// newLineage puts first in front of rest.
+func newLineage(first ancestor, rest *lineageNode) *lineageNode {
+	depth := 1
+	if rest != nil {
+		depth += rest.depth
+	}
+	return &lineageNode{ancestor: first, next: rest, depth: depth}
+}
+
+func cutLineage(l *lineageNode, n int) *lineageNode {
+	if l == nil || n == 0 {
+		return nil
+	}
+	return newLineage(l.ancestor, cutLineage(l.next, n-1))
+}
+
+// ancestors returns the lineage as a slice, nearest first.
+func (l *lineageNode) ancestors() []ancestor {
+	var out []ancestor
+	for ; l != nil && len(out) < maxLineage; l = l.next {
+		out = append(out, l.ancestor)
+	}
+	return out
 }
 
 func newProcess(ref event.ProcRef) *process {

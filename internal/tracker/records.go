@@ -50,7 +50,7 @@ func (t *Tracker) record(typ string, p *process, at time.Time) report.Record {
 	if p.creator != nil && p.creator != p.originalParent {
 		r.Creator = t.describe(p.creator)
 	}
-	for _, a := range p.lineage {
+	for _, a := range p.lineage.ancestors() {
 		r.Lineage = append(r.Lineage, report.Ancestor{PID: a.pid, NSPID: a.nsPID, Comm: a.comm, Cmdline: a.args})
 	}
 	r.Origin = originOf(p)
