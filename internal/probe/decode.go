@@ -2,9 +2,9 @@ package probe
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/zombietrace/zombietrace/internal/event"
 )
@@ -15,8 +15,8 @@ var ErrShortRecord = errors.New("short event record")
 
 // Decode converts one ring buffer record into an event.
 func Decode(raw []byte) (event.Event, error) {
-	var hdr zombietraceHeader
-	if err := decodeInto(raw, &hdr); err != nil {
+	hdr, err := view[zombietraceHeader](raw)
+	if err != nil {
 		return nil, err
 	}
 	h := event.Header{TimeNs: hdr.TimeNs, Kind: event.Kind(hdr.Kind), Proc: ref(hdr.Proc)}
@@ -37,16 +37,21 @@ func Decode(raw []byte) (event.Event, error) {
 	return nil, fmt.Errorf("decode event: unknown kind %d", hdr.Kind)
 }
 
-func decodeInto(raw []byte, v any) error {
-	if _, err := binary.Decode(raw, binary.NativeEndian, v); err != nil {
-		return fmt.Errorf("%w: %d bytes: %w", ErrShortRecord, len(raw), err)
+// view returns the record as a *T without copying. The generated types
+// have the C layout (structs.HostLayout), and the fields are copied out
+// before the record buffer is reused. Reflection-based decoding cost more
+// CPU than the rest of the tracker under a fork storm.
+func view[T any](raw []byte) (*T, error) {
+	var zero T
+	if len(raw) < int(unsafe.Sizeof(zero)) {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrShortRecord, len(raw), unsafe.Sizeof(zero))
 	}
-	return nil
+	return (*T)(unsafe.Pointer(unsafe.SliceData(raw))), nil
 }
 
 func decodeFork(raw []byte, h event.Header) (event.Event, error) {
-	var e zombietraceForkEvent
-	if err := decodeInto(raw, &e); err != nil {
+	e, err := view[zombietraceForkEvent](raw)
+	if err != nil {
 		return nil, err
 	}
 	return &event.Fork{
@@ -60,8 +65,8 @@ func decodeFork(raw []byte, h event.Header) (event.Event, error) {
 }
 
 func decodeExec(raw []byte, h event.Header) (event.Event, error) {
-	var e zombietraceExecEvent
-	if err := decodeInto(raw, &e); err != nil {
+	e, err := view[zombietraceExecEvent](raw)
+	if err != nil {
 		return nil, err
 	}
 	n := min(int(e.ArgsLen), len(e.Args))
@@ -77,8 +82,8 @@ func decodeExec(raw []byte, h event.Header) (event.Event, error) {
 }
 
 func decodeExit(raw []byte, h event.Header) (event.Event, error) {
-	var e zombietraceExitEvent
-	if err := decodeInto(raw, &e); err != nil {
+	e, err := view[zombietraceExitEvent](raw)
+	if err != nil {
 		return nil, err
 	}
 	return &event.Exit{
@@ -97,8 +102,8 @@ func decodeExit(raw []byte, h event.Header) (event.Event, error) {
 }
 
 func decodeChildSignal(raw []byte, h event.Header) (event.Event, error) {
-	var e zombietraceChildSignalEvent
-	if err := decodeInto(raw, &e); err != nil {
+	e, err := view[zombietraceChildSignalEvent](raw)
+	if err != nil {
 		return nil, err
 	}
 	return &event.ChildSignal{
@@ -115,8 +120,8 @@ func decodeChildSignal(raw []byte, h event.Header) (event.Event, error) {
 }
 
 func decodeWait(raw []byte, h event.Header) (event.Event, error) {
-	var e zombietraceWaitEvent
-	if err := decodeInto(raw, &e); err != nil {
+	e, err := view[zombietraceWaitEvent](raw)
+	if err != nil {
 		return nil, err
 	}
 	return &event.Wait{

@@ -98,3 +98,14 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeExit(b *testing.B) {
+	var e zombietraceExitEvent
+	e.Hdr.Kind = uint32(event.KindExit)
+	raw := encode(b, &e)
+	for b.Loop() {
+		if _, err := Decode(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
