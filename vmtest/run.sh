@@ -530,6 +530,13 @@ write_job() {
 			if ((export_hostroot)) && [[ -f ${binaries[$i]}.dir ]]; then
 				dir=$(cat "${binaries[$i]}.dir")
 			fi
+			# The guest mounts its own tmpfs on /tmp, which hides a
+			# checkout under the host's /tmp; such tests run in /tmp.
+			case $dir in
+			/tmp | /tmp/*)
+				dir=/tmp
+				;;
+			esac
 			echo "run_test $(shell_quote "${names[$i]}" "$dir" "/tmp/vmtest/bin/${names[$i]}") ${arguments[$i]}"
 		done
 	} >"$out_dir/job.sh"
