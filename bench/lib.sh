@@ -93,7 +93,9 @@ machine() {
 zt_start() {
 	local out=${ZT_STDOUT:-$WORK/zt.out}
 	rm -f "$WORK/ready"
-	"$ZT" --output json --ready-file "$WORK/ready" "$@" >"$out" 2>"$WORK/zt.err" &
+	# ZT_CPUS pins zombietrace to those CPUs (taskset -c), to tell its own
+	# CPU use on the storm's CPU apart from the cost inside the kernel.
+	${ZT_CPUS:+taskset -c "$ZT_CPUS"} "$ZT" --output json --ready-file "$WORK/ready" "$@" >"$out" 2>"$WORK/zt.err" &
 	ZT_PID=$!
 	STARTED_PIDS+=("$ZT_PID")
 	local i
