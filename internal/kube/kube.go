@@ -107,9 +107,9 @@ func NewInClusterResolver() (*Resolver, error) {
 }
 
 // NewCoreClient returns a REST client for the core v1 API, with a scheme
-// that knows only the core types. The generated clientset would register
-// every API group, which costs zombietrace about 15 MiB of memory that a
-// node agent should not spend on one list and watch of pods.
+// that registers only the core types. The generated clientset registers
+// every API group, which cost zombietrace about 10 MiB of resident memory
+// (idle RSS 40 MiB with it, 30 MiB without) for one list and watch.
 func NewCoreClient(config *rest.Config) (*rest.RESTClient, error) {
 	scheme := runtime.NewScheme()
 	if err := corev1.AddToScheme(scheme); err != nil {

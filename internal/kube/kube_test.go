@@ -25,7 +25,7 @@ func pod(namespace, name, uid, node string, labels map[string]string) *corev1.Po
 	}
 }
 
-// apiServer answers the pod list and watch requests of the core v1 API on
+// apiServer serves the pod list and watch requests of the core v1 API on
 // loopback, as the Kubernetes API server does: a list returns the initial
 // pods, and a watch streams the events that the test sends.
 type apiServer struct {
