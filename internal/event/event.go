@@ -68,8 +68,12 @@ func (r ProcRef) Key() Key {
 // PIDChain is a process's PID in each PID namespace, from the host's down
 // to its own.
 type PIDChain struct {
-	// NR holds the PID at levels 0 up to min(Level, 3).
-	NR []uint32
+	// NR holds the PID at levels 0 up to Known-1. It is an array, not a
+	// slice, so that decoding an event does not allocate for it.
+	NR [4]uint32
+	// Known is how many levels NR holds: min(Level+1, 4), or 0 when the
+	// PIDs were not read.
+	Known uint8
 	// Level is the depth of the process's own PID namespace; 0 is the host.
 	Level uint32
 	// OwnNR is the PID inside the process's own namespace.
@@ -84,7 +88,7 @@ func (c PIDChain) At(level uint32) (uint32, bool) {
 	if level == c.Level {
 		return c.OwnNR, true
 	}
-	if int(level) < len(c.NR) {
+	if level < uint32(c.Known) {
 		return c.NR[level], true
 	}
 	return 0, false

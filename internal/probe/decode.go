@@ -147,7 +147,8 @@ func ref(r zombietraceProcRef) event.ProcRef {
 func chain(c zombietracePidChain) event.PIDChain {
 	levels := min(int(c.Level)+1, len(c.Nr))
 	return event.PIDChain{
-		NR:      append([]uint32(nil), c.Nr[:levels]...),
+		NR:      c.Nr,
+		Known:   uint8(levels),
 		Level:   c.Level,
 		OwnNR:   c.OwnNr,
 		NSInode: c.NsInum,

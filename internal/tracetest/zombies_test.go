@@ -227,8 +227,8 @@ func TestOverflowResync(t *testing.T) {
 	<-done
 
 	// Lost events are noticed within a second, then the resync and the
-	// minimum age follow.
-	s.WaitRecord(t, lingeringFor(run.Zombies[0]), 3*time.Second+recordWithin)
+	// minimum age follow; a loaded machine can take several seconds more.
+	s.WaitRecord(t, lingeringFor(run.Zombies[0]), 10*time.Second)
 	summary := s.Stop()
 	var lost uint64
 	for _, n := range summary.EventsLost {

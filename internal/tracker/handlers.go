@@ -166,6 +166,7 @@ func (t *Tracker) handleFree(e *event.Free) {
 	if t.current[key.PID] == p {
 		delete(t.current, key.PID)
 	}
+	delete(t.children, key)
 	t.removeChild(p)
 	if p.reported && p.reapedNs == 0 {
 		note := releaseNote(p)
@@ -222,11 +223,9 @@ func (t *Tracker) removeChild(p *process) {
 	if p.parent == nil {
 		return
 	}
-	set := t.children[p.parent.key]
-	delete(set, p.key)
-	if len(set) == 0 {
-		delete(t.children, p.parent.key)
-	}
+	// An empty set stays until its parent is freed, because a parent that
+	// forks in a loop would otherwise make a new map for every child.
+	delete(t.children[p.parent.key], p.key)
 }
 
 // findChild returns the dead child of parent whose PID at a namespace

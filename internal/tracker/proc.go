@@ -65,7 +65,7 @@ func (v namespaceView) pid(chain event.PIDChain) (uint32, bool) {
 }
 
 func (t *Tracker) visiblePID(p *process) (int, bool) {
-	if len(p.pids.NR) == 0 && t.view.level == 0 {
+	if p.pids.Known == 0 && t.view.level == 0 {
 		return int(p.key.PID), true
 	}
 	pid, ok := t.view.pid(p.pids)
@@ -144,8 +144,9 @@ func chainFromNSpid(nspid []int, ownLevel uint32) event.PIDChain {
 	level := ownLevel + uint32(len(nspid)) - 1
 	c := event.PIDChain{Level: level, OwnNR: uint32(nspid[len(nspid)-1])}
 	if ownLevel == 0 {
-		for i := 0; i < len(nspid) && i < 4; i++ {
-			c.NR = append(c.NR, uint32(nspid[i]))
+		for i := 0; i < len(nspid) && i < len(c.NR); i++ {
+			c.NR[i] = uint32(nspid[i])
+			c.Known++
 		}
 	}
 	return c

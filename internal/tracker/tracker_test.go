@@ -75,7 +75,9 @@ func hdr(kind event.Kind, at time.Duration, p event.ProcRef) event.Header {
 }
 
 func chain(pids ...uint32) event.PIDChain {
-	return event.PIDChain{NR: pids, Level: uint32(len(pids) - 1), OwnNR: pids[len(pids)-1]}
+	c := event.PIDChain{Level: uint32(len(pids) - 1), OwnNR: pids[len(pids)-1], Known: uint8(len(pids))}
+	copy(c.NR[:], pids)
+	return c
 }
 
 func (h *harness) fork(at time.Duration, child, parent event.ProcRef, pids event.PIDChain) {
