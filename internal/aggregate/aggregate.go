@@ -73,7 +73,9 @@ func (a *Aggregator) Observe(r report.Record) {
 		if r.Diagnosis != nil {
 			z.verdict = r.Diagnosis.Verdict
 		}
-		if _, seen := a.zombies[key]; !seen {
+		// A zombie found by a /proc scan died at an unknown time: it
+		// counts as held, not as new.
+		if _, seen := a.zombies[key]; !seen && !r.FoundAtStart && !r.Recovered {
 			a.born["parent "+z.parent] = append(a.born["parent "+z.parent], r.Time)
 			if z.container != "" {
 				a.born["container "+z.container] = append(a.born["container "+z.container], r.Time)

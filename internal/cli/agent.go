@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 
 	"github.com/zombietrace/zombietrace/internal/action"
@@ -39,8 +40,14 @@ func startAgent(parent context.Context, cfg Config, records *sink, logger *slog.
 		}
 		a.metrics = metrics.New(opts)
 		records.observers = append(records.observers, a.metrics.Observe)
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", cfg.MetricsAddr)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
 		a.goRun(func() {
-			if err := a.metrics.Serve(ctx, cfg.MetricsAddr, logger); err != nil {
+			if err := a.metrics.ServeListener(ctx, ln, logger); err != nil {
 				logger.Error("metrics server failed", "addr", cfg.MetricsAddr, "error", err)
 			}
 		})

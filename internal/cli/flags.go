@@ -76,6 +76,14 @@ Flags:
 
 var errHelp = errors.New("help requested")
 
+const (
+	// maxPID is PID_MAX_LIMIT, the largest pid_max Linux allows on 64-bit.
+	maxPID = 4 << 20
+	// maxRingBuffer bounds --ring-buffer-size at 1 GiB: the ring buffer is
+	// mapped into zombietrace, and 4 MiB already holds 40,000 events.
+	maxRingBuffer = 1 << 30
+)
+
 // parseFlags parses args. It returns errHelp after printing the help.
 func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	var cfg Config
@@ -127,11 +135,12 @@ func validate(fs *flag.FlagSet, cfg Config) error {
 		return usageError(fs, "invalid --output %q: use text or json", cfg.Output)
 	case cfg.MinAge <= 0:
 		return usageError(fs, "invalid --min-age %s: use a positive duration such as 5s", cfg.MinAge)
-	case cfg.ParentPID < 0:
-		return usageError(fs, "invalid --pid %d: use a PID greater than 0, or 0 for all", cfg.ParentPID)
-	case cfg.RingBufferSize < 4096 || cfg.RingBufferSize&(cfg.RingBufferSize-1) != 0:
-		return usageError(fs, "invalid --ring-buffer-size %d: use a power of two of at least 4096, such as 4194304",
-			cfg.RingBufferSize)
+	case cfg.ParentPID < 0 || cfg.ParentPID > maxPID:
+		return usageError(fs, "invalid --pid %d: use a PID from 1 to %d, or 0 for all", cfg.ParentPID, maxPID)
+	case cfg.RingBufferSize < 4096 || cfg.RingBufferSize > maxRingBuffer ||
+		cfg.RingBufferSize&(cfg.RingBufferSize-1) != 0:
+		return usageError(fs, "invalid --ring-buffer-size %d: use a power of two from 4096 to %d, such as 4194304",
+			cfg.RingBufferSize, maxRingBuffer)
 	case cfg.Refresh <= 0:
 		return usageError(fs, "invalid --refresh %s: use a positive duration such as 2s", cfg.Refresh)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":

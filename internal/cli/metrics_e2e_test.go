@@ -4,10 +4,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zombietrace/zombietrace/internal/cli"
 	"github.com/zombietrace/zombietrace/internal/scenario"
 	"github.com/zombietrace/zombietrace/internal/tracetest"
 )
@@ -34,6 +36,26 @@ func get(t *testing.T, url string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(body)
+}
+
+func TestMetricsAddressInUse(t *testing.T) {
+	tracetest.RequireBPF(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	out, err := exec.Command(binary, "--metrics-addr", l.Addr().String()).CombinedOutput()
+	exit, ok := err.(*exec.ExitError)
+	if !ok {
+		t.Fatalf("zombietrace with a port in use: %v\n%s", err, out)
+	}
+	if exit.ExitCode() != cli.ExitFailure {
+		t.Errorf("exit code = %d, want %d", exit.ExitCode(), cli.ExitFailure)
+	}
+	if !strings.Contains(string(out), "listen on --metrics-addr") {
+		t.Errorf("message does not name the flag:\n%s", out)
+	}
 }
 
 func TestMetricsEndpoint(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -58,6 +59,14 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 	if err != nil {
 		logger.Error(err.Error())
 		return ExitUsage
+	}
+	if cfg.ReadyFile != "" {
+		// A file left by an earlier run must not announce this one.
+		if err := os.Remove(cfg.ReadyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			logger.Error("remove old ready file failed", "path", cfg.ReadyFile, "error", err)
+			return ExitFailure
+		}
+		defer os.Remove(cfg.ReadyFile)
 	}
 	records := &sink{out: out}
 	if cfg.Top {

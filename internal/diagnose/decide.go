@@ -364,7 +364,7 @@ func (c *zombieCase) neverWaits() (report.Diagnosis, bool) {
 	fix := "Reap children: call waitpid for each child, or install a SIGCHLD handler that loops " +
 		"on waitpid(-1, WNOHANG). If exit statuses are not needed, set SIGCHLD to SIG_IGN " +
 		"before forking."
-	if c.r.Waits == nil && c.r.FoundAtStart {
+	if c.r.Waits == nil && (c.r.FoundAtStart || c.r.Recovered) {
 		return report.Diagnosis{
 			Verdict: UnreapedNoHandler,
 			Summary: fmt.Sprintf("Parent %d%s has no SIGCHLD handler and has not reaped this child, "+
@@ -421,7 +421,7 @@ func (c *zombieCase) waitAndSignalEvidence() []string {
 
 func (c *zombieCase) waitEvidence() []string {
 	if c.r.Waits == nil {
-		if c.r.FoundAtStart {
+		if c.r.FoundAtStart || c.r.Recovered {
 			return []string{"wait calls unknown: the zombie was found in /proc, not traced since its death"}
 		}
 		return nil

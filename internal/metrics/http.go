@@ -78,13 +78,20 @@ func (m *Metrics) serveReady(w http.ResponseWriter, _ *http.Request) {
 // server down, waiting up to 5 s for open requests. It returns nil after a
 // shutdown caused by ctx, and an error when it cannot listen or serve.
 func (m *Metrics) Serve(ctx context.Context, addr string, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	return m.ServeListener(ctx, ln, logger)
+}
+
+// ServeListener is Serve on a listener that the caller opened, so that a
+// bad address or a port in use fails at start, before the probes attach.
+// It closes ln.
+func (m *Metrics) ServeListener(ctx context.Context, ln net.Listener, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
 	srv := &http.Server{
 		Handler:           m.Handler(),

@@ -141,6 +141,7 @@ func TestTextLine(t *testing.T) {
 	w, _ := NewWriter(FormatText, &buf)
 	r := sampleRecord()
 	r.FoundAtStart = false
+	r.Recovered = false
 	if err := w.Write(r); err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +164,29 @@ func TestTextLine(t *testing.T) {
 func TestInvalidFormat(t *testing.T) {
 	if _, err := NewWriter("yaml", &bytes.Buffer{}); err == nil {
 		t.Error("NewWriter accepted format yaml")
+	}
+}
+
+func TestTextMarksScannedZombies(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		set  func(*Record)
+		want string
+	}{
+		{"found at start", func(r *Record) { r.Recovered = false }, "found_at_start=true age>=5s"},
+		{"recovered", func(r *Record) { r.FoundAtStart = false }, "recovered=true age>=5s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w, _ := NewWriter(FormatText, &buf)
+			r := sampleRecord()
+			tt.set(&r)
+			if err := w.Write(r); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(buf.String(), tt.want) {
+				t.Errorf("text line lacks %q:\n%s", tt.want, buf.String())
+			}
+		})
 	}
 }

@@ -58,9 +58,12 @@ func (t *textWriter) Write(r Record) error {
 	b.WriteString(r.Time.Local().Format("15:04:05.000"))
 	b.WriteString(" " + r.Type)
 	writeProcess(&b, "", &r.Zombie)
-	if r.FoundAtStart {
-		b.WriteString(" found_at_start=true")
-	} else {
+	switch {
+	case r.FoundAtStart:
+		fmt.Fprintf(&b, " found_at_start=true age>=%s", formatAge(r.AgeSeconds))
+	case r.Recovered:
+		fmt.Fprintf(&b, " recovered=true age>=%s", formatAge(r.AgeSeconds))
+	default:
 		fmt.Fprintf(&b, " age=%s", formatAge(r.AgeSeconds))
 	}
 	if r.Exit != nil {

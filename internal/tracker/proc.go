@@ -104,7 +104,7 @@ func (t *Tracker) loadFromProc(p *process, pid int) bool {
 		p.pids.NSInode = uint32(ns)
 	}
 	if args, err := procfs.ReadCmdline(t.cfg.ProcRoot, pid); err == nil && len(args) > 0 {
-		p.args = args
+		p.args, p.truncated = capArgs(args)
 	}
 	p.lineage = t.lineageFromProc(stat.PPID)
 	return true
@@ -124,7 +124,8 @@ func (t *Tracker) lineageFromProc(ppid int) *lineageNode {
 		if status, err := procfs.ReadStatus(t.cfg.ProcRoot, ppid); err == nil && len(status.NSpid) > 0 {
 			a.nsPID = uint32(status.NSpid[len(status.NSpid)-1])
 		}
-		a.args, _ = procfs.ReadCmdline(t.cfg.ProcRoot, ppid)
+		args, _ := procfs.ReadCmdline(t.cfg.ProcRoot, ppid)
+		a.args, _ = capArgs(args)
 		line = append(line, a)
 		ppid = stat.PPID
 	}
@@ -133,6 +134,27 @@ func (t *Tracker) lineageFromProc(ppid int) *lineageNode {
 		l = newLineage(line[i], l)
 	}
 	return l
+}
+
+// maxArgsBytes matches the kernel side, which copies 512 bytes of a command
+// line at exec, so that a command line read from /proc is no longer.
+const maxArgsBytes = 512
+
+// capArgs cuts a command line to maxArgsBytes, counting a NUL after each
+// argument as the kernel does, and reports whether it cut anything.
+func capArgs(args []string) ([]string, bool) {
+	n := 0
+	for i, a := range args {
+		if n+len(a)+1 > maxArgsBytes {
+			out := append([]string(nil), args[:i]...)
+			if rest := maxArgsBytes - n; rest > 0 {
+				out = append(out, a[:rest])
+			}
+			return out, true
+		}
+		n += len(a) + 1
+	}
+	return args, false
 }
 
 // chainFromNSpid converts the NSpid line of /proc/PID/status, which starts
@@ -176,13 +198,14 @@ func (t *Tracker) ScanExisting() error {
 	if err != nil {
 		return fmt.Errorf("scan for existing zombies: %w", err)
 	}
+	// A zombie in /proc may have died a moment ago, and its parent may be
+	// about to reap it, so it is checked again after the minimum age, like
+	// one whose death was seen, and reported only if it is still there.
+	now := t.clock.bootNs(time.Now())
 	for _, z := range zombies {
-		if p := t.addScannedZombie(z); p != nil && p.groupDead {
-			p.lingering = true
-			if t.matchesFilter(p) {
-				t.stats.FoundAtStart++
-			}
-			t.reportLingering(p, time.Now())
+		if p := t.addScannedZombie(z); p != nil {
+			p.exitNs = now
+			t.queueCheck(p, now)
 		}
 	}
 	return nil

@@ -36,7 +36,11 @@ func (t *Tracker) record(typ string, p *process, at time.Time) report.Record {
 		FoundAtStart: p.foundAtStart,
 		Recovered:    p.recovered,
 	}
-	if !p.foundAtStart && !p.recovered {
+	if p.foundAtStart || p.recovered {
+		// The death was not seen: exitNs is when the scan found the
+		// zombie, so the age is a lower bound.
+		r.AgeSeconds = at.Sub(t.clock.wall(p.exitNs)).Seconds()
+	} else {
 		died := t.clock.wall(p.exitNs)
 		r.DiedAt = &died
 		r.AgeSeconds = at.Sub(died).Seconds()

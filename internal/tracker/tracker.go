@@ -175,6 +175,9 @@ func (t *Tracker) reportLingering(p *process, at time.Time) {
 	}
 	p.reported = true
 	t.stats.Lingering++
+	if p.foundAtStart {
+		t.stats.FoundAtStart++
+	}
 	t.cfg.Emit(t.record(report.TypeLingering, p, at))
 }
 

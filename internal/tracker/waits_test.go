@@ -82,3 +82,24 @@ func TestWaitLogSince(t *testing.T) {
 		t.Errorf("since(0) = %d calls, want the %d kept", len(all), waitLogSize)
 	}
 }
+
+func TestCapArgs(t *testing.T) {
+	long := make([]byte, 600)
+	for i := range long {
+		long[i] = 'x'
+	}
+	got, cut := capArgs([]string{"sh", "-c", string(long)})
+	if !cut {
+		t.Error("a 606-byte command line was not cut")
+	}
+	total := 0
+	for _, a := range got {
+		total += len(a) + 1
+	}
+	if total > maxArgsBytes+1 {
+		t.Errorf("cut command line is %d bytes, want at most %d", total, maxArgsBytes)
+	}
+	if short, cut := capArgs([]string{"sleep", "1"}); cut || len(short) != 2 {
+		t.Errorf("capArgs(sleep 1) = %q, %v; want it unchanged", short, cut)
+	}
+}
