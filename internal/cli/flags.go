@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zombietrace/zombietrace/internal/action"
+	"github.com/zombietrace/zombietrace/internal/flagutil"
 	"github.com/zombietrace/zombietrace/internal/probe"
 	"github.com/zombietrace/zombietrace/internal/report"
 	"github.com/zombietrace/zombietrace/internal/tracker"
@@ -74,8 +75,6 @@ A flag on the command line wins over the variable.
 Flags:
 `
 
-var errHelp = errors.New("help requested")
-
 const (
 	// maxPID is PID_MAX_LIMIT, the largest pid_max Linux allows on 64-bit.
 	maxPID = 4 << 20
@@ -84,7 +83,7 @@ const (
 	maxRingBuffer = 1 << 30
 )
 
-// parseFlags parses args. It returns errHelp after printing the help.
+// parseFlags parses args. It returns flagutil.ErrHelp after printing the help.
 func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	var cfg Config
 	fs := flag.NewFlagSet("zombietrace", flag.ContinueOnError)
@@ -106,18 +105,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	cfg.Action = action.RegisterFlags(fs)
 	fs.DurationVar(&cfg.Refresh, "refresh", 2*time.Second, "how often zombietrace top redraws its table")
 	fs.BoolVar(&cfg.ShowVersion, "version", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHeader)
-		fs.PrintDefaults()
-	}
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return cfg, errHelp
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := flagutil.Parse(fs, usageHeader, args, stdout); err != nil {
 		return cfg, err
 	}
 	if err := applyEnv(fs); err != nil {

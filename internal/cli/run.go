@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zombietrace/zombietrace/internal/flagutil"
 	"github.com/zombietrace/zombietrace/internal/loop"
 	"github.com/zombietrace/zombietrace/internal/probe"
 	"github.com/zombietrace/zombietrace/internal/report"
@@ -35,7 +36,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := parseFlags(args, stdout, stderr)
 	cfg.Top = top
-	if errors.Is(err, errHelp) {
+	if errors.Is(err, flagutil.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {

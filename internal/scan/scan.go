@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/zombietrace/zombietrace/internal/diagnose"
+	"github.com/zombietrace/zombietrace/internal/flagutil"
 	"github.com/zombietrace/zombietrace/internal/report"
 )
 
@@ -46,14 +47,12 @@ Examples:
 Flags:
 `
 
-var errHelp = errors.New("help requested")
-
 // Run runs "zombietrace scan" with args (without "scan") and returns the
 // exit code: ExitOK, ExitUsage after a usage error (printed on stderr) or
 // ExitFailure when /proc cannot be read or the output cannot be written.
 func Run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stdout, stderr)
-	if errors.Is(err, errHelp) {
+	if errors.Is(err, flagutil.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {
@@ -73,18 +72,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.output, "output", report.FormatText, "output format: text or json (JSON Lines)")
 	fs.IntVar(&cfg.parentPID, "pid", 0, "only list zombies whose parent has this PID (0: all)")
 	fs.StringVar(&cfg.procRoot, "proc", "/proc", "directory where procfs is mounted")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHeader)
-		fs.PrintDefaults()
-	}
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return cfg, errHelp
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := flagutil.Parse(fs, usageHeader, args, stdout); err != nil {
 		return cfg, err
 	}
 	switch {
