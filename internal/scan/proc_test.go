@@ -198,10 +198,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestRunNSInitNeverReaps(t *testing.T) {
 	initPID := startNamespace(t, "sh", "-c", orphanScript)
-	waitFor(t, "a zombie under the namespace's PID 1", func() bool {
+	// The inner sh is itself a zombie of PID 1 for a moment, until PID 1
+	// reaps it, so the wait is for the orphaned sleep.
+	waitFor(t, "a sleep zombie under the namespace's PID 1", func() bool {
 		return slices.ContainsFunc(children(initPID), func(pid int) bool {
 			stat, err := procfs.ReadStat("/proc", pid)
-			return err == nil && stat.State == 'Z'
+			return err == nil && stat.State == 'Z' && stat.Comm == "sleep"
 		})
 	})
 	records := scanJSON(t, "--pid", strconv.Itoa(initPID))
