@@ -48,77 +48,45 @@ func New(p *probe.Probe, t *tracker.Tracker, logger *slog.Logger) *Loop {
 	return &Loop{probe: p, tracker: t, logger: logger, lost: map[event.Kind]uint64{}}
 }
 
-// read decodes ring buffer records on its own goroutine until the reader
-// is closed.
-func (l *Loop) read(events chan<- event.Event, errs chan<- error, done <-chan struct{}) {
-	defer close(events)
-	var rec ringbuf.Record
-	for {
-		ev, err := l.probe.Read(&rec)
-		if errors.Is(err, ringbuf.ErrClosed) {
-			return
-		}
-		if errors.Is(err, probe.ErrShortRecord) {
-			l.logger.Warn("dropped malformed event", "error", err)
-			continue
-		}
-		if err != nil {
-			errs <- err
-			return
-		}
-		select {
-		case events <- ev:
-		case <-done:
-			return
-		}
-	}
-}
-
 // Run handles events until ctx ends or the ring buffer is closed. It
 // returns an error only when reading the ring buffer fails.
+//
+// One goroutine reads, handles and fires the timers, so the tracker needs
+// no lock and no goroutine outlives Run. Reads wait at most the probe's
+// poll interval, so timers, the lost-event check and ctx are looked at
+// that often even when no event comes.
 func (l *Loop) Run(ctx context.Context) error {
-	events := make(chan event.Event, 4096)
-	errs := make(chan error, 1)
-	done := make(chan struct{})
-	defer close(done)
-	go l.read(events, errs, done)
-
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	lostTicker := time.NewTicker(lostCheckInterval)
-	defer lostTicker.Stop()
+	var rec ringbuf.Record
+	nextLostCheck := time.Now().Add(lostCheckInterval)
 	for {
-		l.resetTimer(timer)
-		select {
-		case <-ctx.Done():
+		now := time.Now()
+		if ctx.Err() != nil {
 			l.checkLost()
 			return nil
-		case err := <-errs:
-			return err
-		case ev, ok := <-events:
-			if !ok {
-				return nil
-			}
-			l.events++
-			l.tracker.Handle(ev)
-		case now := <-timer.C:
+		}
+		if next, ok := l.tracker.NextDeadline(); ok && !next.After(now) {
 			l.tracker.Expire(now)
-		case now := <-lostTicker.C:
+		}
+		if !now.Before(nextLostCheck) {
+			nextLostCheck = now.Add(lostCheckInterval)
 			l.checkLost()
 			if l.Observer != nil {
 				l.Observer.Heartbeat(now)
 			}
 		}
+		ev, err := l.probe.Poll(&rec)
+		switch {
+		case errors.Is(err, ringbuf.ErrClosed):
+			return nil
+		case errors.Is(err, probe.ErrShortRecord):
+			l.logger.Warn("dropped malformed event", "error", err)
+		case err != nil:
+			return err
+		case ev != nil:
+			l.events++
+			l.tracker.Handle(ev)
+		}
 	}
-}
-
-func (l *Loop) resetTimer(timer *time.Timer) {
-	next, ok := l.tracker.NextDeadline()
-	if !ok {
-		timer.Reset(time.Hour)
-		return
-	}
-	timer.Reset(max(time.Until(next), 0))
 }
 
 // checkLost logs when the kernel dropped events since the last check.

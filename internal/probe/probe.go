@@ -104,6 +104,21 @@ func loadError(err error) error {
 // Hooks returns the names of the attached hooks, in attach order.
 func (p *Probe) Hooks() []string { return append([]string(nil), p.hooks...) }
 
+// Poll returns the next event, or nil and no error when none arrived
+// within the poll interval. After Close, it returns an error that matches
+// ringbuf.ErrClosed.
+func (p *Probe) Poll(rec *ringbuf.Record) (event.Event, error) {
+	p.reader.SetDeadline(time.Now().Add(pollInterval))
+	err := p.reader.ReadInto(rec)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Decode(rec.RawSample)
+}
+
 // Read blocks until the next event arrives and returns it. After Close, it
 // returns an error that matches ringbuf.ErrClosed.
 func (p *Probe) Read(rec *ringbuf.Record) (event.Event, error) {
