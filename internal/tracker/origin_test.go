@@ -87,3 +87,18 @@ func TestLineageCutAtMax(t *testing.T) {
 		t.Errorf("ancestors = %+v, want the %d nearest, from 98 down", got, maxLineage)
 	}
 }
+
+func TestLineageFromProcReusesTrackedParent(t *testing.T) {
+	h := newHarness(t)
+	shell, child := ref(100, 50), ref(200, 300)
+	h.proc.process(100, "bash", 'S', 1, 50)
+	h.fork(3*time.Second, child, shell, chain(200))
+	// 300 started before zombietrace: its parent 200 is tracked, and /proc
+	// has no entry for 200, so the line can only come from the tracker.
+	h.proc.process(300, "sleep", 'S', 200, 400)
+	p := h.lookup(ref(300, 400))
+	got := p.lineage.ancestors()
+	if len(got) < 2 || got[0].pid != 200 || got[1].pid != 100 {
+		t.Errorf("lineage = %+v, want 200 then 100 from the tracker", got)
+	}
+}

@@ -115,7 +115,14 @@ func (t *Tracker) loadFromProc(p *process, pid int) bool {
 // creators, which /proc does not record.
 func (t *Tracker) lineageFromProc(ppid int) *lineageNode {
 	var line []ancestor
+	var known *lineageNode
 	for ppid > 0 && len(line) < maxLineage {
+		// A parent that is tracked already has its line, so /proc is not
+		// read again for each of its ancestors.
+		if p := t.current[uint32(ppid)]; p != nil && p.comm != "" {
+			known = newLineage(p.asAncestor(), p.lineage)
+			break
+		}
 		stat, err := procfs.ReadStat(t.cfg.ProcRoot, ppid)
 		if err != nil {
 			break
@@ -129,7 +136,7 @@ func (t *Tracker) lineageFromProc(ppid int) *lineageNode {
 		line = append(line, a)
 		ppid = stat.PPID
 	}
-	var l *lineageNode
+	l := known
 	for i := len(line) - 1; i >= 0; i-- {
 		l = newLineage(line[i], l)
 	}
@@ -198,9 +205,9 @@ func (t *Tracker) ScanExisting() error {
 	if err != nil {
 		return fmt.Errorf("scan for existing zombies: %w", err)
 	}
-	// A zombie in /proc may have died a moment ago, and its parent may be
-	// about to reap it, so it is checked again after the minimum age, like
-	// one whose death was seen, and reported only if it is still there.
+	// A zombie in /proc may have died a moment ago, with its parent about
+	// to reap it. So it is checked again after the minimum age, and
+	// reported only if it is still there.
 	now := t.clock.bootNs(time.Now())
 	for _, z := range zombies {
 		if p := t.addScannedZombie(z); p != nil {
