@@ -46,8 +46,8 @@ type Config struct {
 	// Signal is the signal that signal mode sends to the parent; 0 means
 	// DefaultSignal (SIGCHLD).
 	Signal syscall.Signal
-	// DryRun makes the engine emit OutcomeDryRun records that say what it
-	// would do, once per zombie, and do nothing.
+	// DryRun makes the engine emit OutcomeDryRun records that describe the
+	// action it would take, once per zombie, and take none.
 	DryRun bool
 	// ActAfter is the minimum age of a zombie, counted from its death,
 	// before the engine acts on it. 0 acts at once on a lingering record,

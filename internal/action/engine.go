@@ -254,7 +254,7 @@ func (e *Engine) handleRecord(r *report.Record) {
 }
 
 // handleReaped confirms the action that the reaped record r follows, if
-// any, and forgets the zombie.
+// any, and drops the zombie's state.
 func (e *Engine) handleReaped(key zombieKey, t *target, r *report.Record) {
 	if t.inFlight != nil {
 		// handleResult confirms once it has emitted the action's outcome.

@@ -122,8 +122,8 @@ func hasPathPrefix(path, prefix string) bool {
 	return path == prefix || strings.HasPrefix(path, prefix+"/")
 }
 
-// childPID returns the zombie's PID as its parent sees it, which is what
-// the parent's waitid needs:
+// childPID returns the zombie's PID in its parent's PID namespace, which is
+// what the parent's waitid needs:
 //
 //   - Zombie.NSPID when parent and zombie are in the same PID namespace
 //     (same PIDNamespace inode), such as a container's init and its orphans;

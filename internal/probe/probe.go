@@ -119,22 +119,6 @@ func (p *Probe) Poll(rec *ringbuf.Record) (event.Event, error) {
 	return Decode(rec.RawSample)
 }
 
-// Read blocks until the next event arrives and returns it. After Close, it
-// returns an error that matches ringbuf.ErrClosed.
-func (p *Probe) Read(rec *ringbuf.Record) (event.Event, error) {
-	for {
-		p.reader.SetDeadline(time.Now().Add(pollInterval))
-		err := p.reader.ReadInto(rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return Decode(rec.RawSample)
-	}
-}
-
 // Lost returns, per event kind, how many events the kernel could not put
 // into the ring buffer because it was full, summed over all CPUs.
 func (p *Probe) Lost() (map[event.Kind]uint64, error) {

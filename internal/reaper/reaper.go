@@ -98,9 +98,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Reap makes the process parent reap exactly the zombie child whose PID, as
-// the parent sees it in its own PID namespace, is childNS. parent is a PID in
-// the caller's PID namespace. It uses default Options.
+// Reap makes the process parent reap exactly the zombie child whose PID in
+// the parent's own PID namespace is childNS. parent is a PID in the caller's
+// PID namespace. It uses default Options.
 func Reap(ctx context.Context, parent, childNS int) (Result, error) {
 	return ReapWithOptions(ctx, parent, childNS, Options{})
 }

@@ -8,7 +8,7 @@ type Diagnosis struct {
 	Summary string `json:"summary"`
 	// Evidence lists the observations the verdict rests on.
 	Evidence []string `json:"evidence,omitempty"`
-	// Fix is what a user would change so that such zombies are reaped.
+	// Fix is the change a user would make so that such zombies are reaped.
 	Fix string `json:"fix,omitempty"`
 }
 

@@ -119,7 +119,7 @@ type SIGCHLD struct {
 	// SA_NOCLDSTOP, SA_RESTART, SA_SIGINFO.
 	Flags   []string `json:"flags,omitempty"`
 	Blocked bool     `json:"blocked,omitempty"`
-	// Delivery is what happened to the signal sent at death: "delivered",
+	// Delivery is the fate of the signal sent at death: "delivered",
 	// "already_pending" (merged with an earlier one), "ignored", or "none"
 	// when the child's exit signal is 0.
 	Delivery string `json:"delivery,omitempty"`
