@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/zombietrace/zombietrace/internal/cli.Version=$(VE
 VMTEST_KERNELS ?= 5.10 6.1 6.12
 VMTEST_PACKAGES ?= ./vmtest/selftest ./internal/probe ./internal/tracetest
 # The overflow test runs a process storm, which emulation makes too slow.
-VMTEST_ARGS ?= -test.skip TestOverflowResync
+VMTEST_ARGS ?= -test.v -test.skip TestOverflowResync
 # One CPU per guest and one guest at a time: under TCG, a second guest CPU
 # met a kernel oops (int3 in syscall_trace_enter) while a tracepoint was
 # being enabled, a code-patching race of the emulator, and two guests on

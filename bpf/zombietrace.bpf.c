@@ -40,6 +40,14 @@ const enum event_kind *unused_kind __attribute__((unused));
 /* Set by user space before load. */
 const volatile bool trace_waits = true;
 /*
+ * Read the wait arguments from the saved registers when the call returns
+ * (bpf_task_pt_regs, Linux 5.15) instead of saving them at entry. It
+ * spares the entry programs and a map update per call, and captures the
+ * arguments of a call that began before the probe was attached. With it
+ * false, the verifier drops the branch that calls the newer helpers.
+ */
+const volatile bool args_from_regs = false;
+/*
  * Unread bytes in the ring buffer above which a submit wakes the reader.
  * Below it, user space polls on a timer instead, because a wake-up per
  * event (an irq_work and a context switch) cost more than all the rest of
@@ -188,6 +196,16 @@ static __always_inline void fill_pids(struct pid_chain *chain,
 	chain->ns_inum = ns_inum_at(pid, level);
 }
 
+/*
+ * Copies a comm through a BTF pointer with two loads, where
+ * bpf_probe_read_kernel_str would cost a helper call per event. The
+ * kernel keeps comm NUL-terminated and padded with NULs.
+ */
+static __always_inline void copy_comm(char *dst, struct task_struct *task)
+{
+	__builtin_memcpy(dst, task->comm, COMM_LEN);
+}
+
 static __always_inline __u64 cgroup_of(struct task_struct *task)
 {
 	return task->cgroups->dfl_cgrp->kn->id;
@@ -236,7 +254,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	fill_ref(&e->creator, parent);
 	fill_pids(&e->pids, child);
 	e->cgroup_id = cgroup_of(child);
-	BPF_CORE_READ_STR_INTO(&e->comm, child, comm);
+	copy_comm(e->comm, child);
 	submit(e);
 	return 0;
 }
@@ -269,7 +287,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid)
 		bpf_probe_read_user(e->args, len, (void *)start);
 		e->args_len = len;
 	}
-	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	copy_comm(e->comm, task);
 	submit(e);
 	return 0;
 }
@@ -314,7 +332,7 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 		   (group_dead ? EXIT_GROUP_DEAD : 0) |
 		   (task->group_leader->ptrace ? EXIT_PTRACED : 0);
 	e->tid = task->pid;
-	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
+	copy_comm(e->comm, task->group_leader);
 	submit(e);
 	return 0;
 }
@@ -415,32 +433,52 @@ static __always_inline void read_wait_result(struct wait_event *e,
 	}
 }
 
+static __always_inline void regs_args(struct wait_args *args, __u32 syscall)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (void *)bpf_task_pt_regs(task);
+
+	if (syscall == WAIT_WAIT4) {
+		args->id = (int)SYSCALL_ARG0(regs);
+		args->user_ptr = SYSCALL_ARG1(regs);
+		args->options = SYSCALL_ARG2(regs);
+		return;
+	}
+	args->idtype = SYSCALL_ARG0(regs);
+	args->id = (int)SYSCALL_ARG1(regs);
+	args->user_ptr = SYSCALL_ARG2(regs);
+	args->options = SYSCALL_ARG3(regs);
+}
+
 static __always_inline int wait_exit(long ret, __u32 syscall)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
-	struct wait_args unknown = { .syscall = syscall };
+	struct wait_args local = { .syscall = syscall };
 	struct task_struct *task;
 	struct wait_args *args;
 	struct wait_event *e;
-	bool known;
+	bool known = true;
 
 	if (!trace_waits)
 		return 0;
-	/*
-	 * A call that blocked since before the probe was attached has no
-	 * saved arguments. It is still reported, because it may be the one
-	 * that reaps a zombie.
-	 */
-	args = bpf_map_lookup_elem(&waits, &tid);
-	known = args != NULL;
-	if (!known)
-		args = &unknown;
-	e = reserve(sizeof(*e), EVENT_WAIT);
-	if (!e) {
-		bpf_map_delete_elem(&waits, &tid);
-		return 0;
+	if (args_from_regs) {
+		regs_args(&local, syscall);
+		args = &local;
+	} else {
+		/*
+		 * A call that blocked since before the probe was attached has
+		 * no saved arguments. It is still reported, because it may be
+		 * the one that reaps a zombie.
+		 */
+		args = bpf_map_lookup_elem(&waits, &tid);
+		known = args != NULL;
+		if (!known)
+			args = &local;
 	}
+	e = reserve(sizeof(*e), EVENT_WAIT);
+	if (!e)
+		goto out;
 	task = (void *)bpf_get_current_task();
 	fill_header_read(&e->hdr, EVENT_WAIT, task);
 	e->enter_ns = args->enter_ns;
@@ -455,8 +493,10 @@ static __always_inline int wait_exit(long ret, __u32 syscall)
 	e->tid = tid;
 	e->args_unknown = !known;
 	read_wait_result(e, args);
-	bpf_map_delete_elem(&waits, &tid);
 	submit(e);
+out:
+	if (!args_from_regs)
+		bpf_map_delete_elem(&waits, &tid);
 	return 0;
 }
 

@@ -124,7 +124,7 @@ enum wait_syscall {
 
 struct wait_event {
 	struct header hdr; /* the waiter */
-	__u64 enter_ns;
+	__u64 enter_ns;    /* 0 when the arguments were read at return */
 	__s64 ret;
 	__s64 id;      /* wait4's pid argument, or waitid's id */
 	__u32 syscall; /* enum wait_syscall */

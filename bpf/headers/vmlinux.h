@@ -4,7 +4,8 @@
  * struct carries preserve_access_index, so libbpf (CO-RE) relocates each
  * field access against the running kernel's BTF: offsets here are only the
  * compiler's starting point and need not match any real kernel. The types
- * are the same on x86_64 and arm64, so one header serves both targets.
+ * are the same on x86_64 and arm64 except struct pt_regs, which comes from
+ * vmlinux_x86.h or vmlinux_arm64.h by the target that bpf2go defines.
  */
 #ifndef __ZOMBIETRACE_VMLINUX_H__
 #define __ZOMBIETRACE_VMLINUX_H__
@@ -160,6 +161,14 @@ struct kernel_siginfo {
 		} _sigchld;
 	} _sifields;
 };
+
+#if defined(__TARGET_ARCH_x86)
+#include "vmlinux_x86.h"
+#elif defined(__TARGET_ARCH_arm64)
+#include "vmlinux_arm64.h"
+#else
+#error "zombietrace: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
 
 #pragma clang attribute pop
 

@@ -52,9 +52,9 @@ func New(p *probe.Probe, t *tracker.Tracker, logger *slog.Logger) *Loop {
 // returns an error only when reading the ring buffer fails.
 //
 // One goroutine reads, handles and fires the timers, so the tracker needs
-// no lock and no goroutine outlives Run. Reads wait at most the probe's
-// poll interval, so timers, the lost-event check and ctx are looked at
-// that often even when no event comes.
+// no lock and no goroutine outlives Run. The timers, the lost-event check
+// and ctx are checked between batches of events. A batch ends at the
+// latest after the probe's poll interval.
 func (l *Loop) Run(ctx context.Context) error {
 	var rec ringbuf.Record
 	nextLostCheck := time.Now().Add(lostCheckInterval)
@@ -74,7 +74,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.Observer.Heartbeat(now)
 			}
 		}
-		ev, err := l.probe.Poll(&rec)
+		_, err := l.probe.Poll(&rec, l.handle)
 		switch {
 		case errors.Is(err, ringbuf.ErrClosed):
 			return nil
@@ -82,11 +82,13 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.logger.Warn("dropped malformed event", "error", err)
 		case err != nil:
 			return err
-		case ev != nil:
-			l.events++
-			l.tracker.Handle(ev)
 		}
 	}
+}
+
+func (l *Loop) handle(ev event.Event) {
+	l.events++
+	l.tracker.Handle(ev)
 }
 
 // checkLost logs when the kernel dropped events since the last check.

@@ -20,8 +20,9 @@ func (p *Probe) ProgramIDs() []uint32 {
 }
 
 type syscallHook struct {
-	name string
-	prog *ebpf.Program
+	name  string
+	prog  *ebpf.Program
+	entry bool
 }
 
 func (p *Probe) attach(logger *slog.Logger) error {
@@ -47,12 +48,15 @@ func (p *Probe) attach(logger *slog.Logger) error {
 	}
 	p.tracefs = mount
 	syscalls := []syscallHook{
-		{"sys_enter_wait4", progs.HandleWait4Enter},
-		{"sys_exit_wait4", progs.HandleWait4Exit},
-		{"sys_enter_waitid", progs.HandleWaitidEnter},
-		{"sys_exit_waitid", progs.HandleWaitidExit},
+		{"sys_enter_wait4", progs.HandleWait4Enter, true},
+		{"sys_exit_wait4", progs.HandleWait4Exit, false},
+		{"sys_enter_waitid", progs.HandleWaitidEnter, true},
+		{"sys_exit_waitid", progs.HandleWaitidExit, false},
 	}
 	for _, h := range syscalls {
+		if h.entry && p.argsFromRegs {
+			continue
+		}
 		l, err := link.Tracepoint("syscalls", h.name, h.prog, nil)
 		if err != nil {
 			return fmt.Errorf("attach tracepoint/syscalls/%s: %w", h.name, err)

@@ -13,8 +13,27 @@ import (
 // event its header announces.
 var ErrShortRecord = errors.New("short event record")
 
-// Decode converts one ring buffer record into an event.
-func Decode(raw []byte) (event.Event, error) {
+// Decoder converts ring buffer records into events. It fills one value
+// per event kind instead of allocating one per record, and reuses the
+// string of a repeated comm, because a fork storm otherwise gives the
+// garbage collector more work than the rest of zombietrace together.
+// The zero value is ready to use; it is not safe for concurrent use.
+type Decoder struct {
+	fork   event.Fork
+	exec   event.Exec
+	exit   event.Exit
+	signal event.ChildSignal
+	wait   event.Wait
+	free   event.Free
+	// lastComm and lastCommBytes are the latest comm, which a storm
+	// of forks repeats in every event.
+	lastComm      string
+	lastCommBytes [16]int8
+}
+
+// Decode converts one record. The event it returns, and what it points
+// to except strings and slices, is overwritten by the next call.
+func (d *Decoder) Decode(raw []byte) (event.Event, error) {
 	hdr, err := view[zombietraceHeader](raw)
 	if err != nil {
 		return nil, err
@@ -22,19 +41,25 @@ func Decode(raw []byte) (event.Event, error) {
 	h := event.Header{TimeNs: hdr.TimeNs, Kind: event.Kind(hdr.Kind), Proc: ref(hdr.Proc)}
 	switch h.Kind {
 	case event.KindFork:
-		return decodeFork(raw, h)
+		return d.decodeFork(raw, h)
 	case event.KindExec:
-		return decodeExec(raw, h)
+		return d.decodeExec(raw, h)
 	case event.KindExit:
-		return decodeExit(raw, h)
+		return d.decodeExit(raw, h)
 	case event.KindChildSignal:
-		return decodeChildSignal(raw, h)
+		return d.decodeChildSignal(raw, h)
 	case event.KindWait:
-		return decodeWait(raw, h)
+		return d.decodeWait(raw, h)
 	case event.KindFree:
-		return &event.Free{Header: h}, nil
+		d.free = event.Free{Header: h}
+		return &d.free, nil
 	}
 	return nil, fmt.Errorf("decode event: unknown kind %d", hdr.Kind)
+}
+
+// Decode converts one record into an event that the caller owns.
+func Decode(raw []byte) (event.Event, error) {
+	return new(Decoder).Decode(raw)
 }
 
 // view returns the record as a *T without copying. The generated types
@@ -49,44 +74,46 @@ func view[T any](raw []byte) (*T, error) {
 	return (*T)(unsafe.Pointer(unsafe.SliceData(raw))), nil
 }
 
-func decodeFork(raw []byte, h event.Header) (event.Event, error) {
+func (d *Decoder) decodeFork(raw []byte, h event.Header) (event.Event, error) {
 	e, err := view[zombietraceForkEvent](raw)
 	if err != nil {
 		return nil, err
 	}
-	return &event.Fork{
+	d.fork = event.Fork{
 		Header:   h,
 		Parent:   ref(e.Parent),
 		Creator:  ref(e.Creator),
 		PIDs:     chain(e.Pids),
 		CgroupID: e.CgroupId,
-		Comm:     cString(e.Comm[:]),
-	}, nil
+		Comm:     d.comm(&e.Comm),
+	}
+	return &d.fork, nil
 }
 
-func decodeExec(raw []byte, h event.Header) (event.Event, error) {
+func (d *Decoder) decodeExec(raw []byte, h event.Header) (event.Event, error) {
 	e, err := view[zombietraceExecEvent](raw)
 	if err != nil {
 		return nil, err
 	}
 	n := min(int(e.ArgsLen), len(e.Args))
-	return &event.Exec{
+	d.exec = event.Exec{
 		Header:    h,
 		PIDs:      chain(e.Pids),
 		CgroupID:  e.CgroupId,
 		OldTID:    e.OldTid,
-		Comm:      cString(e.Comm[:]),
+		Comm:      d.comm(&e.Comm),
 		Args:      splitArgs(int8Bytes(e.Args[:n])),
 		Truncated: e.ArgsTotal > e.ArgsLen,
-	}, nil
+	}
+	return &d.exec, nil
 }
 
-func decodeExit(raw []byte, h event.Header) (event.Event, error) {
+func (d *Decoder) decodeExit(raw []byte, h event.Header) (event.Event, error) {
 	e, err := view[zombietraceExitEvent](raw)
 	if err != nil {
 		return nil, err
 	}
-	return &event.Exit{
+	d.exit = event.Exit{
 		Header:      h,
 		Parent:      ref(e.Parent),
 		Tracer:      ref(e.Tracer),
@@ -97,16 +124,17 @@ func decodeExit(raw []byte, h event.Header) (event.Event, error) {
 		ExitSignal:  e.ExitSignal,
 		Flags:       e.Flags,
 		TID:         e.Tid,
-		Comm:        cString(e.Comm[:]),
-	}, nil
+		Comm:        d.comm(&e.Comm),
+	}
+	return &d.exit, nil
 }
 
-func decodeChildSignal(raw []byte, h event.Header) (event.Event, error) {
+func (d *Decoder) decodeChildSignal(raw []byte, h event.Header) (event.Event, error) {
 	e, err := view[zombietraceChildSignalEvent](raw)
 	if err != nil {
 		return nil, err
 	}
-	return &event.ChildSignal{
+	d.signal = event.ChildSignal{
 		Header:      h,
 		Target:      ref(e.Target),
 		TargetState: parentState(e.TargetState),
@@ -116,15 +144,16 @@ func decodeChildSignal(raw []byte, h event.Header) (event.Event, error) {
 		Status:      e.SiStatus,
 		Result:      e.Result,
 		Self:        e.Self != 0,
-	}, nil
+	}
+	return &d.signal, nil
 }
 
-func decodeWait(raw []byte, h event.Header) (event.Event, error) {
+func (d *Decoder) decodeWait(raw []byte, h event.Header) (event.Event, error) {
 	e, err := view[zombietraceWaitEvent](raw)
 	if err != nil {
 		return nil, err
 	}
-	return &event.Wait{
+	d.wait = event.Wait{
 		Header:      h,
 		EnterNs:     e.EnterNs,
 		Return:      e.Ret,
@@ -137,7 +166,8 @@ func decodeWait(raw []byte, h event.Header) (event.Event, error) {
 		PIDLevel:    e.PidLevel,
 		TID:         e.Tid,
 		ArgsUnknown: e.ArgsUnknown != 0,
-	}, nil
+	}
+	return &d.wait, nil
 }
 
 func ref(r zombietraceProcRef) event.ProcRef {
@@ -167,6 +197,17 @@ func parentState(s zombietraceParentState) event.ParentState {
 		PIDLevel:       s.PidLevel,
 		NSInode:        s.NsInum,
 	}
+}
+
+// comm returns the string of a comm, reusing the last one when the bytes
+// are the same.
+func (d *Decoder) comm(c *[16]int8) string {
+	if *c == d.lastCommBytes && d.lastComm != "" {
+		return d.lastComm
+	}
+	d.lastCommBytes = *c
+	d.lastComm = cString(c[:])
+	return d.lastComm
 }
 
 func int8Bytes(s []int8) []byte {

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
@@ -36,6 +37,18 @@ func CheckKernel() error {
 		return fmt.Errorf("probe ring buffer support: %w", err)
 	}
 	return nil
+}
+
+// haveTaskRegs reports whether tracepoint programs may call
+// bpf_get_current_task_btf and bpf_task_pt_regs (Linux 5.15), which let
+// the wait programs read a call's arguments when it returns.
+func haveTaskRegs() bool {
+	for _, fn := range []asm.BuiltinFunc{asm.FnGetCurrentTaskBtf, asm.FnTaskPtRegs} {
+		if features.HaveProgramHelper(ebpf.TracePoint, fn) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // Capabilities that loading the programs needs.

@@ -47,6 +47,10 @@ type Probe struct {
 	tracefs *tracefsMount
 	hooks   []string
 	progIDs []uint32
+	decoder Decoder
+	// argsFromRegs is set when the wait programs read the arguments from
+	// the registers at return, so the entry programs stay detached.
+	argsFromRegs bool
 }
 
 // Load checks the kernel, loads the BPF programs, attaches every hook and
@@ -70,8 +74,11 @@ func Load(opts Options) (_ *Probe, err error) {
 	if err := spec.Variables["wakeup_bytes"].Set(uint64(size / wakeupFraction)); err != nil {
 		return nil, fmt.Errorf("set wakeup threshold: %w", err)
 	}
+	p := &Probe{argsFromRegs: haveTaskRegs()}
+	if err := spec.Variables["args_from_regs"].Set(p.argsFromRegs); err != nil {
+		return nil, fmt.Errorf("set wait argument source: %w", err)
+	}
 
-	p := &Probe{}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -79,6 +86,11 @@ func Load(opts Options) (_ *Probe, err error) {
 	}()
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		return nil, loadError(err)
+	}
+	if p.argsFromRegs {
+		// Unused, so not left loaded where bpftool would list them.
+		p.objs.HandleWait4Enter.Close()
+		p.objs.HandleWaitidEnter.Close()
 	}
 	if err := p.attach(opts.Logger); err != nil {
 		return nil, err
@@ -101,22 +113,40 @@ func loadError(err error) error {
 	return fmt.Errorf("load BPF programs: %w", err)
 }
 
+// WaitArgsAtReturn reports whether the wait programs read a call's
+// arguments when it returns, which captures them even for a call that
+// began before Load. Kernels before 5.15 save them at entry instead.
+func (p *Probe) WaitArgsAtReturn() bool { return p.argsFromRegs }
+
 // Hooks returns the names of the attached hooks, in attach order.
 func (p *Probe) Hooks() []string { return append([]string(nil), p.hooks...) }
 
-// Poll returns the next event, or nil and no error when none arrived
-// within the poll interval. After Close, it returns an error that matches
+// maxBatch bounds the events one Poll hands over, so that a ring buffer
+// that never drains still lets the caller run its timers.
+const maxBatch = 4096
+
+// Poll waits up to the poll interval for events and passes each one to
+// handle, until the ring buffer is empty or maxBatch events were passed.
+// The event is valid only during the call to handle. Poll returns how many
+// events it passed. After Close, it returns an error that matches
 // ringbuf.ErrClosed.
-func (p *Probe) Poll(rec *ringbuf.Record) (event.Event, error) {
+func (p *Probe) Poll(rec *ringbuf.Record, handle func(event.Event)) (int, error) {
 	p.reader.SetDeadline(time.Now().Add(pollInterval))
-	err := p.reader.ReadInto(rec)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil, nil
+	for n := 0; n < maxBatch; n++ {
+		err := p.reader.ReadInto(rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		ev, err := p.decoder.Decode(rec.RawSample)
+		if err != nil {
+			return n, err
+		}
+		handle(ev)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return Decode(rec.RawSample)
+	return maxBatch, nil
 }
 
 // Lost returns, per event kind, how many events the kernel could not put

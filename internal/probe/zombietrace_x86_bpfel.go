@@ -162,6 +162,7 @@ const (
 	zombietraceProgHandleWait4Exit   = "handle_wait4_exit"
 	zombietraceProgHandleWaitidEnter = "handle_waitid_enter"
 	zombietraceProgHandleWaitidExit  = "handle_waitid_exit"
+	zombietraceVarArgsFromRegs       = "args_from_regs"
 	zombietraceVarTraceWaits         = "trace_waits"
 	zombietraceVarUnusedExec         = "unused_exec"
 	zombietraceVarUnusedExit         = "unused_exit"
@@ -240,6 +241,7 @@ type zombietraceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type zombietraceVariableSpecs struct {
+	ArgsFromRegs *ebpf.VariableSpec `ebpf:"args_from_regs"`
 	TraceWaits   *ebpf.VariableSpec `ebpf:"trace_waits"`
 	UnusedExec   *ebpf.VariableSpec `ebpf:"unused_exec"`
 	UnusedExit   *ebpf.VariableSpec `ebpf:"unused_exit"`
@@ -289,6 +291,7 @@ func (m *zombietraceMaps) Close() error {
 //
 // It can be passed to loadZombietraceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type zombietraceVariables struct {
+	ArgsFromRegs *ebpf.Variable `ebpf:"args_from_regs"`
 	TraceWaits   *ebpf.Variable `ebpf:"trace_waits"`
 	UnusedExec   *ebpf.Variable `ebpf:"unused_exec"`
 	UnusedExit   *ebpf.Variable `ebpf:"unused_exit"`

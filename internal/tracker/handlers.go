@@ -82,13 +82,13 @@ func (t *Tracker) handleExit(e *event.Exit) {
 func (t *Tracker) queueCheck(p *process, exitNs uint64) {
 	t.pending = append(t.pending, pendingCheck{
 		deadlineNs: exitNs + uint64(t.cfg.MinAge),
-		proc:       p,
+		key:        keyOf(p.key),
 	})
 }
 
 func (t *Tracker) handleChildSignal(e *event.ChildSignal) {
 	if e.Self {
-		p := t.procs[e.Proc.Key()]
+		p := t.procs[refKey(e.Proc)]
 		if p != nil && p.exited {
 			p.delivery = e.Result
 		}
@@ -96,7 +96,7 @@ func (t *Tracker) handleChildSignal(e *event.ChildSignal) {
 	}
 	// A dying parent hands a dead child to a new parent, or a tracer
 	// detaches from a dead tracee and the kernel notifies its real parent.
-	sender, target := e.Proc.Key(), e.Target.Key()
+	sender, target := refKey(e.Proc), refKey(e.Target)
 	p := t.findChild(sender, e.TargetState.PIDLevel, e.ChildNSPID)
 	if p == nil {
 		if p = t.findChild(target, e.TargetState.PIDLevel, e.ChildNSPID); p != nil {
@@ -142,7 +142,7 @@ func (t *Tracker) handleWait(e *event.Wait) {
 	if !reapedChild(e) {
 		return
 	}
-	p := t.findChild(waiter.key, e.PIDLevel, e.ChildPID)
+	p := t.findChild(keyOf(waiter.key), e.PIDLevel, e.ChildPID)
 	if p == nil {
 		return
 	}
@@ -156,15 +156,15 @@ func (t *Tracker) handleWait(e *event.Wait) {
 }
 
 func (t *Tracker) handleFree(e *event.Free) {
-	key := e.Proc.Key()
+	key := refKey(e.Proc)
 	p := t.procs[key]
 	if p == nil {
 		return
 	}
 	p.freed = true
 	delete(t.procs, key)
-	if t.current[key.PID] == p {
-		delete(t.current, key.PID)
+	if t.current[p.key.PID] == p {
+		delete(t.current, p.key.PID)
 	}
 	delete(t.children, key)
 	t.removeChild(p)
@@ -199,7 +199,7 @@ func releaseNote(p *process) string {
 }
 
 func (t *Tracker) add(p *process) {
-	t.procs[p.key] = p
+	t.procs[keyOf(p.key)] = p
 	t.current[p.key.PID] = p
 }
 
@@ -211,12 +211,13 @@ func (t *Tracker) addChild(p *process) {
 	if p.parent == nil {
 		return
 	}
-	set := t.children[p.parent.key]
+	parent := keyOf(p.parent.key)
+	set := t.children[parent]
 	if set == nil {
-		set = make(map[event.Key]*process)
-		t.children[p.parent.key] = set
+		set = make(map[procKey]*process)
+		t.children[parent] = set
 	}
-	set[p.key] = p
+	set[keyOf(p.key)] = p
 }
 
 func (t *Tracker) removeChild(p *process) {
@@ -225,12 +226,12 @@ func (t *Tracker) removeChild(p *process) {
 	}
 	// An empty set stays until its parent is freed, because a parent that
 	// forks in a loop would otherwise make a new map for every child.
-	delete(t.children[p.parent.key], p.key)
+	delete(t.children[keyOf(p.parent.key)], keyOf(p.key))
 }
 
 // findChild returns the dead child of parent whose PID at a namespace
 // level is nr.
-func (t *Tracker) findChild(parent event.Key, level uint32, nr int32) *process {
+func (t *Tracker) findChild(parent procKey, level uint32, nr int32) *process {
 	for _, c := range t.children[parent] {
 		if got, ok := c.pids.At(level); ok && int32(got) == nr {
 			return c

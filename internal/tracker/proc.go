@@ -78,7 +78,7 @@ func (t *Tracker) lookup(ref event.ProcRef) *process {
 	if ref.PID == 0 {
 		return nil
 	}
-	if p := t.procs[ref.Key()]; p != nil {
+	if p := t.procs[refKey(ref)]; p != nil {
 		return p
 	}
 	p := newProcess(ref)
@@ -222,7 +222,7 @@ func (t *Tracker) ScanExisting() error {
 // tracker did not see die. It returns nil for one already tracked.
 func (t *Tracker) addScannedZombie(z procfs.Process) *process {
 	key := event.Key{PID: uint32(z.Stat.PID), StartTicks: z.Stat.StartTicks}
-	if p := t.procs[key]; p != nil && p.exited {
+	if p := t.procs[keyOf(key)]; p != nil && p.exited {
 		return nil
 	}
 	p := newProcess(event.ProcRef{PID: key.PID, StartNs: key.StartTicks * uint64(10*time.Millisecond)})
@@ -265,8 +265,8 @@ func (t *Tracker) Resync(now time.Time) error {
 	}
 	var gone []*process
 	for _, set := range t.children {
-		for key, p := range set {
-			if !present[key] {
+		for _, p := range set {
+			if !present[p.key] {
 				gone = append(gone, p)
 			}
 		}

@@ -48,20 +48,34 @@ type Tracker struct {
 	cfg     Config
 	clock   clock
 	view    namespaceView
-	procs   map[event.Key]*process
+	procs   map[procKey]*process
 	current map[uint32]*process // latest process of each host PID
 	// children holds, per parent, its children that have exited but not
 	// yet been reaped or freed.
-	children map[event.Key]map[event.Key]*process
+	children map[procKey]map[procKey]*process
 	pending  []pendingCheck
 	cgroups  *cgroup.Resolver // nil when no cgroup2 is mounted
 	stats    Stats
 }
 
+// pendingCheck names a dead process by key rather than by pointer. Under a
+// storm of promptly reaped children, the queue then has no pointers for
+// the garbage collector to scan, and the freed children are not kept
+// alive until their --min-age passes.
 type pendingCheck struct {
 	deadlineNs uint64
-	proc       *process
+	key        procKey
 }
+
+// procKey packs an event.Key into one word, because Go's maps hash a word
+// several times faster than a struct and the tracker looks up a dozen keys
+// per fork. Host PIDs stay below 1<<22 (PID_MAX_LIMIT). Start times in
+// clock ticks fit in the other 42 bits for over a thousand years.
+type procKey uint64
+
+func keyOf(k event.Key) procKey { return procKey(k.StartTicks<<22 | uint64(k.PID)) }
+
+func refKey(r event.ProcRef) procKey { return keyOf(r.Key()) }
 
 // New returns a tracker. It reads the boot clock and zombietrace's own PID
 // namespace, so it must run on the machine being traced.
@@ -93,9 +107,9 @@ func New(cfg Config) (*Tracker, error) {
 		cfg:      cfg,
 		clock:    c,
 		view:     view,
-		procs:    make(map[event.Key]*process),
+		procs:    make(map[procKey]*process),
 		current:  make(map[uint32]*process),
-		children: make(map[event.Key]map[event.Key]*process),
+		children: make(map[procKey]map[procKey]*process),
 	}, nil
 }
 
@@ -143,10 +157,11 @@ func (t *Tracker) NextDeadline() (time.Time, bool) {
 func (t *Tracker) Expire(now time.Time) {
 	nowNs := t.clock.bootNs(now)
 	for len(t.pending) > 0 && t.pending[0].deadlineNs <= nowNs {
-		p := t.pending[0].proc
-		t.pending[0] = pendingCheck{}
+		p := t.procs[t.pending[0].key]
 		t.pending = t.pending[1:]
-		t.check(p, now)
+		if p != nil {
+			t.check(p, now)
+		}
 	}
 }
 
