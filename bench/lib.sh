@@ -42,6 +42,21 @@ trap 'exit 130' INT TERM
 
 log() { echo "[$(date +%T)] $*" >&2; }
 
+# STORM_CPU is the CPU that storm pins bench/c/storm to: the last one by
+# default, none when set to "". Pinned, parent and child run on one CPU,
+# so the figures do not depend on how fast an idle CPU wakes up or on
+# moving the task's cache lines between CPUs.
+STORM_CPU=${STORM_CPU-$(($(nproc) - 1))}
+
+# storm runs bench/c/storm with the given arguments, pinned to STORM_CPU.
+storm() {
+	if [ -n "$STORM_CPU" ]; then
+		taskset -c "$STORM_CPU" "$WORK/storm" "$@"
+	else
+		"$WORK/storm" "$@"
+	fi
+}
+
 # need_packages installs the Debian packages whose commands are missing.
 # Arguments are pairs: COMMAND PACKAGE.
 need_packages() {

@@ -22,18 +22,10 @@
 . "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-10}
 SECONDS_PER_STORM=${SECONDS_PER_STORM:-3}
-STORM_CPU=${STORM_CPU-$(($(nproc) - 1))}
 READER_STOPPED=${READER_STOPPED:-0}
 
 build
 machine
-storm() {
-	if [ -n "$STORM_CPU" ]; then
-		taskset -c "$STORM_CPU" "$WORK/storm" "$@"
-	else
-		"$WORK/storm" "$@"
-	fi
-}
 ticks_per_second=$(getconf CLK_TCK)
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 cpu_pressure() { sed -n 's/^some avg10=\([0-9.]*\) avg60=\([0-9.]*\).*/\2/p' /proc/pressure/cpu 2>/dev/null || echo n/a; }
