@@ -53,8 +53,9 @@ func New(p *probe.Probe, t *tracker.Tracker, logger *slog.Logger) *Loop {
 //
 // One goroutine reads, handles and fires the timers, so the tracker needs
 // no lock and no goroutine outlives Run. The timers, the lost-event check
-// and ctx are checked between batches of events. A batch ends at the
-// latest after the probe's poll interval.
+// and ctx are checked between batches of events. A batch ends when the
+// ring buffer is empty after the next timer is due, or at the latest after
+// the probe's poll interval.
 func (l *Loop) Run(ctx context.Context) error {
 	var rec ringbuf.Record
 	nextLostCheck := time.Now().Add(lostCheckInterval)
@@ -64,8 +65,13 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.checkLost()
 			return nil
 		}
-		if next, ok := l.tracker.NextDeadline(); ok && !next.After(now) {
+		next, ok := l.tracker.NextDeadline()
+		if ok && !next.After(now) {
 			l.tracker.Expire(now)
+			next, ok = l.tracker.NextDeadline()
+		}
+		if !ok {
+			next = time.Time{}
 		}
 		if !now.Before(nextLostCheck) {
 			nextLostCheck = now.Add(lostCheckInterval)
@@ -74,7 +80,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.Observer.Heartbeat(now)
 			}
 		}
-		_, err := l.probe.Poll(&rec, l.handle)
+		_, err := l.probe.Poll(&rec, next, l.handle)
 		switch {
 		case errors.Is(err, ringbuf.ErrClosed):
 			return nil

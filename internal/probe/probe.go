@@ -125,13 +125,16 @@ func (p *Probe) Hooks() []string { return append([]string(nil), p.hooks...) }
 // that never drains still lets the caller run its timers.
 const maxBatch = 4096
 
-// Poll waits up to the poll interval for events and passes each one to
-// handle, until the ring buffer is empty or maxBatch events were passed.
-// The event is valid only during the call to handle. Poll returns how many
-// events it passed. After Close, it returns an error that matches
-// ringbuf.ErrClosed.
-func (p *Probe) Poll(rec *ringbuf.Record, handle func(event.Event)) (int, error) {
-	p.reader.SetDeadline(time.Now().Add(pollInterval))
+// Poll passes each event to handle until maxBatch events were passed or
+// the ring buffer is empty after until or after the poll interval,
+// whichever comes first. The event is valid only during the call to
+// handle. Poll returns how many events it passed. After Close, it returns
+// an error that matches ringbuf.ErrClosed.
+func (p *Probe) Poll(rec *ringbuf.Record, until time.Time, handle func(event.Event)) (int, error) {
+	if latest := time.Now().Add(pollInterval); until.IsZero() || until.After(latest) {
+		until = latest
+	}
+	p.reader.SetDeadline(until)
 	for n := 0; n < maxBatch; n++ {
 		err := p.reader.ReadInto(rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -109,7 +109,7 @@ func waitEvent(t *testing.T, p *probe.Probe, child int) *event.Wait {
 	var found *event.Wait
 	deadline := time.Now().Add(tracetest.Scale(5 * time.Second))
 	for found == nil && time.Now().Before(deadline) {
-		_, err := p.Poll(&rec, func(ev event.Event) {
+		_, err := p.Poll(&rec, time.Time{}, func(ev event.Event) {
 			if w, ok := ev.(*event.Wait); ok && w.Proc.PID == uint32(os.Getpid()) && w.Return == int64(child) {
 				c := *w
 				found = &c
