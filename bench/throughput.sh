@@ -34,10 +34,12 @@ pressure_before=$(cpu_pressure)
 for round in $(seq "$ROUNDS"); do
 	without=$(storm "$SECONDS_PER_STORM")
 
+	# --min-age 1s, so that the checks of the storm's first children
+	# fall due while the storm runs.
 	if [ "$READER_STOPPED" = 1 ]; then
-		zt_start --ring-buffer-size 268435456
+		zt_start --min-age 1s --ring-buffer-size 268435456
 	else
-		zt_start
+		zt_start --min-age 1s
 	fi
 	sleep 0.5 # let the start-up /proc scan finish before the storm
 	[ "$READER_STOPPED" = 1 ] && kill -STOP "$ZT_PID"

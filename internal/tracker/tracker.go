@@ -144,12 +144,19 @@ func (t *Tracker) Handle(ev event.Event) {
 }
 
 // NextDeadline returns when Expire next has work to do, and false when
-// no dead process is waiting for its check.
+// no dead process is waiting for its check. It drops the checks at the
+// head of the queue whose process was reaped or freed already, so that a
+// storm of promptly reaped children does not wake the caller once per
+// child.
 func (t *Tracker) NextDeadline() (time.Time, bool) {
-	if len(t.pending) == 0 {
-		return time.Time{}, false
+	for len(t.pending) > 0 {
+		p := t.procs[t.pending[0].key]
+		if p != nil && p.reapedNs == 0 {
+			return t.clock.wall(t.pending[0].deadlineNs), true
+		}
+		t.pending = t.pending[1:]
 	}
-	return t.clock.wall(t.pending[0].deadlineNs), true
+	return time.Time{}, false
 }
 
 // Expire reports every dead process whose minimum age has passed and that

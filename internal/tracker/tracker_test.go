@@ -323,3 +323,34 @@ func TestExecResetsWaitHistory(t *testing.T) {
 		t.Errorf("history = %+v, want only the call made after exec", hist)
 	}
 }
+
+// TestNextDeadlineSkipsReapedChildren checks that children reaped or freed
+// before their minimum age leave no timer behind, while a zombie does.
+func TestNextDeadlineSkipsReapedChildren(t *testing.T) {
+	h := newHarness(t)
+	parent := ref(100, 50)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	reaped, freed, zombie := ref(101, 60), ref(102, 60), ref(103, 60)
+	for _, c := range []event.ProcRef{reaped, freed, zombie} {
+		h.fork(time.Second, c, parent, chain(c.PID))
+		h.exit(time.Second, c, parent, chain(c.PID), 0)
+	}
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, time.Second, parent), Syscall: event.SyscallWait4,
+		ID: 101, Return: 101, ChildPID: 101})
+	h.Handle(&event.Free{Header: hdr(event.KindFree, time.Second, freed)})
+
+	next, ok := h.NextDeadline()
+	if !ok {
+		t.Fatal("no deadline left for the zombie")
+	}
+	if want := h.clock.wall(uint64(2 * time.Second)); !next.Equal(want) {
+		t.Errorf("next deadline = %v, want %v (the zombie's exit plus --min-age)", next, want)
+	}
+	if len(h.pending) != 1 {
+		t.Errorf("%d checks pending, want only the zombie's", len(h.pending))
+	}
+	h.Handle(&event.Free{Header: hdr(event.KindFree, time.Second, zombie)})
+	if _, ok := h.NextDeadline(); ok {
+		t.Error("a deadline is left after every child was freed")
+	}
+}
