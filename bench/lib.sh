@@ -88,7 +88,7 @@ build() {
 	ZT="$WORK/zombietrace"
 	echo "RESULT binary $("$ZT" --version) bytes=$(stat -c %s "$ZT")"
 	local prog
-	for prog in storm zombies sleepers; do
+	for prog in storm zombies sleepers duty; do
 		cc -O2 -Wall -o "$WORK/$prog" "$BENCH_DIR/c/$prog.c"
 	done
 	(cd "$REPO_DIR" && go build -o "$WORK/procpoll" ./bench/procpoll &&
