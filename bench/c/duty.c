@@ -1,5 +1,5 @@
 // duty: spin for BUSY_US microseconds every PERIOD_US microseconds, for
-// SECONDS seconds. It stands in for a tracer's periodic CPU use on another
+// SECONDS seconds. It imitates a tracer's periodic CPU use on another
 // CPU, to measure what such a neighbour costs a storm by itself.
 #include <stdio.h>
 #include <stdlib.h>
