@@ -84,7 +84,7 @@ const (
 )
 
 // parseFlags parses args. It returns flagutil.ErrHelp after printing the help.
-func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
+func parseFlags(args []string, top bool, stdout, stderr io.Writer) (Config, error) {
 	var cfg Config
 	fs := flag.NewFlagSet("zombietrace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -114,6 +114,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (Config, error) {
 	if fs.NArg() > 0 {
 		return cfg, usageError(fs, "unexpected argument %q: zombietrace takes only flags", fs.Arg(0))
 	}
+	cfg.Top = top
 	return cfg, validate(fs, cfg)
 }
 
@@ -129,6 +130,9 @@ func validate(fs *flag.FlagSet, cfg Config) error {
 		cfg.RingBufferSize&(cfg.RingBufferSize-1) != 0:
 		return usageError(fs, "invalid --ring-buffer-size %d: use a power of two from 4096 to %d, such as 4194304",
 			cfg.RingBufferSize, maxRingBuffer)
+	case cfg.Top && cfg.Output == report.FormatJSON:
+		return usageError(fs, "zombietrace top prints a table, not JSON: drop --output json "+
+			"(and ZOMBIETRACE_OUTPUT), or run zombietrace --output json for records")
 	case cfg.Refresh <= 0:
 		return usageError(fs, "invalid --refresh %s: use a positive duration such as 2s", cfg.Refresh)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":

@@ -23,6 +23,7 @@ func TestMainRejectsBadInput(t *testing.T) {
 		{"ring buffer", []string{"--ring-buffer-size", "5000"}, "invalid --ring-buffer-size 5000"},
 		{"log level", []string{"--log-level", "loud"}, `invalid --log-level "loud"`},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
+		{"top with json", []string{"top", "--output", "json"}, "zombietrace top prints a table, not JSON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +71,7 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 func TestCommandLineWinsOverEnvironment(t *testing.T) {
 	t.Setenv("ZOMBIETRACE_OUTPUT", "xml")
 	var stdout, stderr bytes.Buffer
-	cfg, err := parseFlags([]string{"--output", "json"}, &stdout, &stderr)
+	cfg, err := parseFlags([]string{"--output", "json"}, false, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}

@@ -34,8 +34,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if top {
 		args = args[1:]
 	}
-	cfg, err := parseFlags(args, stdout, stderr)
-	cfg.Top = top
+	cfg, err := parseFlags(args, top, stdout, stderr)
 	if errors.Is(err, flagutil.ErrHelp) {
 		return ExitOK
 	}
