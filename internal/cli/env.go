@@ -13,6 +13,32 @@ func envName(flagName string) string {
 	return "ZOMBIETRACE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
+// nonFlagEnv are the ZOMBIETRACE_ variables that the tests, benchmarks
+// and vmtest read, which are not flags.
+var nonFlagEnv = map[string]bool{
+	"ZOMBIETRACE_REQUIRE_BPF":      true,
+	"ZOMBIETRACE_TIMEOUT_SCALE":    true,
+	"ZOMBIETRACE_SOAK":             true,
+	"ZOMBIETRACE_BIN":              true,
+	"ZOMBIETRACE_PROBE_TEST_CHILD": true,
+	"ZOMBIETRACE_VMTEST_KERNEL":    true,
+}
+
+// unknownEnv returns the names of the ZOMBIETRACE_ variables in environ
+// that name no flag of fs, such as a misspelled ZOMBIETRACE_MIN_AEG.
+func unknownEnv(fs *flag.FlagSet, environ []string) []string {
+	known := make(map[string]bool)
+	fs.VisitAll(func(f *flag.Flag) { known[envName(f.Name)] = true })
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "ZOMBIETRACE_") && !known[name] && !nonFlagEnv[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
+}
+
 // applyEnv sets every flag not given on the command line from its
 // environment variable, if that is set.
 func applyEnv(fs *flag.FlagSet) error {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/zombietrace/zombietrace/internal/action"
@@ -45,8 +46,11 @@ type Config struct {
 	Kubernetes bool
 	Action     *action.Config
 	// Top shows the live view of zombietrace top instead of records.
-	Top     bool
-	Refresh time.Duration
+	Top bool
+	// UnknownEnv lists ZOMBIETRACE_ variables that name no flag, which
+	// zombietrace ignores with a warning.
+	UnknownEnv []string
+	Refresh    time.Duration
 }
 
 const usageHeader = `Usage: zombietrace [flags]
@@ -70,7 +74,8 @@ Examples:
 
 Every flag can also be set with an environment variable named after it:
 ZOMBIETRACE_ and the flag in capitals with - as _, e.g. ZOMBIETRACE_MIN_AGE=10s.
-A flag on the command line wins over the variable.
+A flag on the command line wins over the variable. A ZOMBIETRACE_ variable
+that names no flag is ignored with a warning.
 
 Flags:
 `
@@ -115,6 +120,7 @@ func parseFlags(args []string, top bool, stdout, stderr io.Writer) (Config, erro
 		return cfg, usageError(fs, "unexpected argument %q: zombietrace takes only flags", fs.Arg(0))
 	}
 	cfg.Top = top
+	cfg.UnknownEnv = unknownEnv(fs, os.Environ())
 	return cfg, validate(fs, cfg)
 }
 

@@ -90,3 +90,17 @@ func TestInvalidEnvironmentValue(t *testing.T) {
 		t.Errorf("stderr lacks the variable name:\n%s", stderr.String())
 	}
 }
+
+func TestUnknownEnvironmentVariable(t *testing.T) {
+	t.Setenv("ZOMBIETRACE_MIN_AEG", "1s")
+	t.Setenv("ZOMBIETRACE_REQUIRE_BPF", "1")
+	t.Setenv("ZOMBIETRACE_MIN_AGE", "2s")
+	var stdout, stderr bytes.Buffer
+	cfg, err := parseFlags(nil, false, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if len(cfg.UnknownEnv) != 1 || cfg.UnknownEnv[0] != "ZOMBIETRACE_MIN_AEG" {
+		t.Errorf("unknown variables = %q, want only ZOMBIETRACE_MIN_AEG", cfg.UnknownEnv)
+	}
+}

@@ -46,6 +46,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	for _, name := range cfg.UnknownEnv {
+		logger.Warn("ignored an environment variable that names no flag; check it against zombietrace --help",
+			"variable", name)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, cfg, stdout, logger)
