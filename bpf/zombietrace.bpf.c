@@ -199,7 +199,9 @@ static __always_inline void fill_pids(struct pid_chain *chain,
 /*
  * Copies a comm through a BTF pointer with two loads, where
  * bpf_probe_read_kernel_str would cost a helper call per event. The
- * kernel keeps comm NUL-terminated and padded with NULs.
+ * kernel keeps comm NUL-terminated, but kernels that set it with strlcpy
+ * do not pad it, so bytes after the NUL may be left from an older name.
+ * User space cuts at the first NUL.
  */
 static __always_inline void copy_comm(char *dst, struct task_struct *task)
 {
