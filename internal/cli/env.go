@@ -40,10 +40,12 @@ func unknownEnv(fs *flag.FlagSet, environ []string) []string {
 }
 
 // applyEnv sets every flag not given on the command line from its
-// environment variable, if that is set.
-func applyEnv(fs *flag.FlagSet) error {
+// environment variable, if that is set, and returns the names of the
+// flags it set.
+func applyEnv(fs *flag.FlagSet) ([]string, error) {
 	given := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var set []string
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		value, ok := os.LookupEnv(envName(f.Name))
@@ -52,7 +54,23 @@ func applyEnv(fs *flag.FlagSet) error {
 		}
 		if setErr := fs.Set(f.Name, value); setErr != nil {
 			err = fmt.Errorf("invalid %s=%q: %w", envName(f.Name), value, setErr)
+			return
 		}
+		set = append(set, f.Name)
 	})
-	return err
+	return set, err
+}
+
+// withEnvSource appends to msg which variable set each flag that msg
+// names, for a value that came from the environment.
+func withEnvSource(msg string, fromEnv []string) string {
+	for _, name := range fromEnv {
+		i := strings.Index(msg, "--"+name)
+		end := i + len(name) + 2
+		if i < 0 || end < len(msg) && (msg[end] == '-' || msg[end] >= 'a' && msg[end] <= 'z') {
+			continue
+		}
+		msg += fmt.Sprintf(" (--%s was set by %s)", name, envName(name))
+	}
+	return msg
 }

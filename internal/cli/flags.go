@@ -113,7 +113,8 @@ func parseFlags(args []string, top bool, stdout, stderr io.Writer) (Config, erro
 	if err := flagutil.Parse(fs, usageHeader, args, stdout); err != nil {
 		return cfg, err
 	}
-	if err := applyEnv(fs); err != nil {
+	fromEnv, err := applyEnv(fs)
+	if err != nil {
 		return cfg, usageError(fs, "%v", err)
 	}
 	if fs.NArg() > 0 {
@@ -121,39 +122,39 @@ func parseFlags(args []string, top bool, stdout, stderr io.Writer) (Config, erro
 	}
 	cfg.Top = top
 	cfg.UnknownEnv = unknownEnv(fs, os.Environ())
-	return cfg, validate(fs, cfg)
+	if err := validate(cfg); err != nil {
+		return cfg, usageError(fs, "%s", withEnvSource(err.Error(), fromEnv))
+	}
+	return cfg, nil
 }
 
-func validate(fs *flag.FlagSet, cfg Config) error {
+func validate(cfg Config) error {
 	switch {
 	case cfg.Output != report.FormatText && cfg.Output != report.FormatJSON:
-		return usageError(fs, "invalid --output %q: use text or json", cfg.Output)
+		return fmt.Errorf("invalid --output %q: use text or json", cfg.Output)
 	case cfg.MinAge <= 0:
-		return usageError(fs, "invalid --min-age %s: use a positive duration such as 5s", cfg.MinAge)
+		return fmt.Errorf("invalid --min-age %s: use a positive duration such as 5s", cfg.MinAge)
 	case cfg.ParentPID < 0 || cfg.ParentPID > maxPID:
-		return usageError(fs, "invalid --pid %d: use a PID from 1 to %d, or 0 for all", cfg.ParentPID, maxPID)
+		return fmt.Errorf("invalid --pid %d: use a PID from 1 to %d, or 0 for all", cfg.ParentPID, maxPID)
 	case cfg.RingBufferSize < 4096 || cfg.RingBufferSize > maxRingBuffer ||
 		cfg.RingBufferSize&(cfg.RingBufferSize-1) != 0:
-		return usageError(fs, "invalid --ring-buffer-size %d: use a power of two from 4096 to %d, such as 4194304",
+		return fmt.Errorf("invalid --ring-buffer-size %d: use a power of two from 4096 to %d, such as 4194304",
 			cfg.RingBufferSize, maxRingBuffer)
 	case cfg.Top && cfg.Output == report.FormatJSON:
-		return usageError(fs, "zombietrace top prints a table, not JSON: drop --output json "+
-			"(and ZOMBIETRACE_OUTPUT), or run zombietrace --output json for records")
+		return errors.New("zombietrace top prints a table, not JSON: drop --output json, " +
+			"or run zombietrace --output json for records")
 	case cfg.Refresh <= 0:
-		return usageError(fs, "invalid --refresh %s: use a positive duration such as 2s", cfg.Refresh)
+		return fmt.Errorf("invalid --refresh %s: use a positive duration such as 2s", cfg.Refresh)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
-		return usageError(fs, "invalid --log-format %q: use text or json", cfg.LogFormat)
+		return fmt.Errorf("invalid --log-format %q: use text or json", cfg.LogFormat)
 	}
 	if _, err := parseLevel(cfg.LogLevel); err != nil {
-		return usageError(fs, "%v", err)
+		return err
 	}
 	if cfg.Kubernetes && cfg.MetricsAddr == "" {
-		return usageError(fs, "--kubernetes adds pod names to the metrics, so it needs --metrics-addr")
+		return errors.New("--kubernetes adds pod names to the metrics, so it needs --metrics-addr")
 	}
-	if err := cfg.Action.Validate(); err != nil {
-		return usageError(fs, "%v", err)
-	}
-	return nil
+	return cfg.Action.Validate()
 }
 
 func usageError(fs *flag.FlagSet, format string, args ...any) error {

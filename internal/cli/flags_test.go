@@ -104,3 +104,26 @@ func TestUnknownEnvironmentVariable(t *testing.T) {
 		t.Errorf("unknown variables = %q, want only ZOMBIETRACE_MIN_AEG", cfg.UnknownEnv)
 	}
 }
+
+func TestEnvironmentValueOutOfRange(t *testing.T) {
+	t.Setenv("ZOMBIETRACE_MIN_AGE", "0s")
+	var stdout, stderr bytes.Buffer
+	if code := Main(nil, &stdout, &stderr); code != ExitUsage {
+		t.Errorf("exit code = %d, want %d", code, ExitUsage)
+	}
+	want := "invalid --min-age 0s: use a positive duration such as 5s (--min-age was set by ZOMBIETRACE_MIN_AGE)"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+	}
+}
+
+func TestEnvSourceNamesWholeFlags(t *testing.T) {
+	got := withEnvSource("invalid --pid-file x", []string{"pid"})
+	if got != "invalid --pid-file x" {
+		t.Errorf("withEnvSource matched --pid inside --pid-file: %q", got)
+	}
+	got = withEnvSource("it needs --metrics-addr", []string{"metrics-addr"})
+	if !strings.HasSuffix(got, "(--metrics-addr was set by ZOMBIETRACE_METRICS_ADDR)") {
+		t.Errorf("withEnvSource missed a flag at the end: %q", got)
+	}
+}
