@@ -146,6 +146,7 @@ func (t *Tracker) handleWait(e *event.Wait) {
 	if p == nil {
 		return
 	}
+	t.reportOverdue(p, e.TimeNs)
 	p.reapedBy = waiter
 	p.reapedNs = e.TimeNs
 	t.removeChild(p)
@@ -168,6 +169,9 @@ func (t *Tracker) handleFree(e *event.Free) {
 	}
 	delete(t.children, key)
 	t.removeChild(p)
+	if p.reapedNs == 0 {
+		t.reportOverdue(p, e.TimeNs)
+	}
 	if p.reported && p.reapedNs == 0 {
 		note := releaseNote(p)
 		if p.parent != nil && p.exited && p.parent.blindReapNs >= p.exitNs {

@@ -191,6 +191,22 @@ func (t *Tracker) check(p *process, now time.Time) {
 	}
 }
 
+// reportOverdue reports a zombie that outlived --min-age but whose reap
+// or free, at endNs, arrived before its check ran. The loop runs the
+// checks between batches of events, so the event that ends a zombie can
+// come first, and the check then finds it gone.
+func (t *Tracker) reportOverdue(p *process, endNs uint64) {
+	if p.lingering || !p.exited || !p.groupDead {
+		return
+	}
+	deadline := p.exitNs + uint64(t.cfg.MinAge)
+	if endNs < deadline {
+		return
+	}
+	p.lingering = true
+	t.reportLingering(p, t.clock.wall(deadline))
+}
+
 func (t *Tracker) reportLingering(p *process, at time.Time) {
 	if p.reported || !t.matchesFilter(p) {
 		return

@@ -354,3 +354,52 @@ func TestNextDeadlineSkipsReapedChildren(t *testing.T) {
 		t.Error("a deadline is left after every child was freed")
 	}
 }
+
+// TestReapAfterMinAgeBeforeCheck feeds the reap of a zombie that outlived
+// --min-age before its check runs, as a batch of events can, and expects
+// the lingering record ahead of the reaped one.
+func TestReapAfterMinAgeBeforeCheck(t *testing.T) {
+	for _, end := range []string{"wait", "free"} {
+		t.Run(end, func(t *testing.T) {
+			h := newHarness(t)
+			parent, child := ref(100, 50), ref(101, 60)
+			h.proc.process(100, "parent", 'S', 1, 50)
+			h.fork(time.Second, child, parent, chain(101))
+			h.exit(time.Second, child, parent, chain(101), 0)
+			at := 2500 * time.Millisecond
+			if end == "wait" {
+				h.Handle(&event.Wait{Header: hdr(event.KindWait, at, parent), Syscall: event.SyscallWait4,
+					ID: 101, Return: 101, ChildPID: 101})
+			}
+			h.Handle(&event.Free{Header: hdr(event.KindFree, at, child)})
+			h.expireAt(3 * time.Second)
+
+			if len(h.records) != 2 {
+				t.Fatalf("%d records, want lingering then reaped: %+v", len(h.records), h.records)
+			}
+			if h.records[0].Type != report.TypeLingering || h.records[1].Type != report.TypeReaped {
+				t.Errorf("record types = %s, %s; want lingering, reaped", h.records[0].Type, h.records[1].Type)
+			}
+			if age := h.records[0].AgeSeconds; age != 1 {
+				t.Errorf("lingering age = %v s, want 1 (--min-age)", age)
+			}
+		})
+	}
+}
+
+// TestReapBeforeMinAgeNotReported checks that a child reaped before
+// --min-age leaves no record even when its check runs late.
+func TestReapBeforeMinAgeNotReported(t *testing.T) {
+	h := newHarness(t)
+	parent, child := ref(100, 50), ref(101, 60)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.fork(time.Second, child, parent, chain(101))
+	h.exit(time.Second, child, parent, chain(101), 0)
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, 1900*time.Millisecond, parent), Syscall: event.SyscallWait4,
+		ID: 101, Return: 101, ChildPID: 101})
+	h.Handle(&event.Free{Header: hdr(event.KindFree, 1900*time.Millisecond, child)})
+	h.expireAt(3 * time.Second)
+	if len(h.records) != 0 {
+		t.Errorf("records = %+v, want none", h.records)
+	}
+}
