@@ -50,6 +50,30 @@ func TestNestedNamespacesThreeDeep(t *testing.T) {
 	}
 }
 
+// TestFoundAtStartInNamespace starts the tracer after a zombie already
+// lingers under the init of a PID namespace, and checks that the record
+// gives both the same namespace, which the action engine needs to reap it.
+func TestFoundAtStartInNamespace(t *testing.T) {
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sh", "-c", "(exit 6) & exec sleep 60")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start unshare: %v", err)
+	}
+	t.Cleanup(func() { killNamespace(t, cmd) })
+	time.Sleep(tracetest.Scale(300 * time.Millisecond)) // let the subshell exit
+
+	s := tracetest.Start(t, tracetest.MinAge(minAge))
+	r := s.WaitRecord(t, func(r report.Record) bool {
+		return r.Type == report.TypeLingering && r.FoundAtStart && r.Zombie.NSPID == 2 &&
+			r.Parent != nil && r.Parent.NSPID == 1 && r.Parent.Comm == "sleep"
+	}, recordWithin+2*time.Second)
+	if r.Zombie.PIDNamespace == 0 {
+		t.Error("zombie pid_ns is unknown")
+	}
+	if r.Parent.PIDNamespace != r.Zombie.PIDNamespace {
+		t.Errorf("parent pid_ns = %d, zombie pid_ns = %d; want the same", r.Parent.PIDNamespace, r.Zombie.PIDNamespace)
+	}
+}
+
 // killNamespace kills the init of the PID namespace that an unshare command
 // made, which kills everything inside, then waits for unshare. Killing
 // unshare itself would orphan its child to the machine's init instead.

@@ -228,6 +228,11 @@ func (t *Tracker) addScannedZombie(z procfs.Process) *process {
 	p := newProcess(event.ProcRef{PID: key.PID, StartNs: key.StartTicks * uint64(10*time.Millisecond)})
 	p.comm = z.Stat.Comm
 	p.pids = chainFromNSpid(z.Status.NSpid, 0)
+	// The action engine needs the namespace to find the PID that the
+	// parent's wait call takes.
+	if ns, err := procfs.PIDNamespaceInode(t.cfg.ProcRoot, z.Stat.PID); err == nil {
+		p.pids.NSInode = uint32(ns)
+	}
 	p.exited = true
 	// The kernel counts a zombie leader among the threads of its process.
 	p.groupDead = z.Status.Threads <= 1
