@@ -136,13 +136,21 @@ func (t *Tracker) handleWait(e *event.Wait) {
 		waiter.waits = &waitLog{}
 	}
 	waiter.waits.add(e)
-	if e.ArgsUnknown && e.Syscall == event.SyscallWaitid && e.Return == 0 {
+	child := e.ChildPID
+	switch {
+	case reapedChild(e):
+	case e.ArgsUnknown && e.Syscall == event.SyscallWaitid && e.Return == 0:
 		waiter.blindReapNs = e.TimeNs
-	}
-	if !reapedChild(e) {
+		return
+	case nullInfopReap(e) && e.IDType == idPID:
+		child = int32(e.ID)
+	case nullInfopReap(e):
+		waiter.blindReapNs = e.TimeNs
+		return
+	default:
 		return
 	}
-	p := t.findChild(keyOf(waiter.key), e.PIDLevel, e.ChildPID)
+	p := t.findChild(keyOf(waiter.key), e.PIDLevel, child)
 	if p == nil {
 		return
 	}
@@ -184,10 +192,10 @@ func (t *Tracker) handleFree(e *event.Free) {
 	p.release()
 }
 
-// noteBlindWait explains a reap by a wait call whose arguments, and so whose
-// result, were not captured.
-const noteBlindWait = "reaped by a waitid call of its parent that began " +
-	"before zombietrace attached, so the reaped PID was not captured"
+// noteBlindWait explains a reap by a waitid call whose reaped PID was not
+// captured.
+const noteBlindWait = "reaped by a waitid call of its parent that did not show " +
+	"which child it reaped: the call passed no infop, or began before zombietrace attached"
 
 // releaseNote explains how a zombie left when no wait call reaped it.
 func releaseNote(p *process) string {

@@ -403,3 +403,41 @@ func TestReapBeforeMinAgeNotReported(t *testing.T) {
 		t.Errorf("records = %+v, want none", h.records)
 	}
 }
+
+// TestWaitidWithoutInfop checks that a waitid call with a NULL infop,
+// which returns 0 without the reaped PID, is credited with the reap.
+func TestWaitidWithoutInfop(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		idType uint32
+		id     int64
+		note   string
+	}{
+		{"P_PID", 1, 101, ""},
+		{"P_ALL", 0, 0, noteBlindWait},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			parent, child := ref(100, 50), ref(101, 60)
+			h.proc.process(100, "parent", 'S', 1, 50)
+			h.proc.process(101, "child", 'Z', 100, 60)
+			h.fork(time.Second, child, parent, chain(101))
+			h.exit(time.Second, child, parent, chain(101), 0)
+			h.expireAt(2 * time.Second)
+			h.Handle(&event.Wait{Header: hdr(event.KindWait, 3*time.Second, parent), Syscall: event.SyscallWaitid,
+				IDType: tt.idType, ID: tt.id, Options: optWEXITED})
+			h.Handle(&event.Free{Header: hdr(event.KindFree, 3*time.Second, child)})
+
+			if len(h.records) != 2 || h.records[1].Type != report.TypeReaped {
+				t.Fatalf("records = %+v, want lingering then reaped", h.records)
+			}
+			r := h.records[1]
+			if r.ReapedBy == nil || r.ReapedBy.PID != 100 {
+				t.Errorf("reaped_by = %+v, want the parent 100", r.ReapedBy)
+			}
+			if r.ReapNote != tt.note {
+				t.Errorf("reap note = %q, want %q", r.ReapNote, tt.note)
+			}
+		})
+	}
+}

@@ -95,6 +95,15 @@ func reapedChild(e *event.Wait) bool {
 	return !stopped && !continued
 }
 
+// nullInfopReap reports whether e is a waitid call that reaped a child
+// without saying which: its infop, where the kernel writes the PID, was
+// NULL, and it could only return 0 by reaping an exited child.
+func nullInfopReap(e *event.Wait) bool {
+	const notReaping = optWNOHANG | optWNOWAIT | optWUNTRACED | optWCONTINUED
+	return e.Syscall == event.SyscallWaitid && !e.ArgsUnknown && e.Return == 0 &&
+		e.ChildPID == 0 && e.Options&optWEXITED != 0 && e.Options&notReaping == 0
+}
+
 // waitTarget describes which children a call waits for.
 func waitTarget(e *event.Wait) (kind int, id int64) {
 	if e.Syscall == event.SyscallWaitid {
