@@ -165,6 +165,20 @@ func formatOptions(options uint32) []string {
 	return names
 }
 
+// forOtherPID reports whether a call waited only for a child other than
+// childNR. The PID behind a pidfd is known only from the child that the
+// call returned.
+func forOtherPID(e *event.Wait, childNR uint32) bool {
+	kind, id := waitTarget(e)
+	switch kind {
+	case idPID:
+		return id != int64(childNR)
+	case idPIDFD:
+		return e.ChildPID > 0 && uint32(e.ChildPID) != childNR
+	}
+	return false
+}
+
 // summarizeWaits classifies the calls a parent made since a child died.
 // childNR is the child's PID in the parent's PID namespace.
 func summarizeWaits(calls []event.Wait, childNR uint32) string {
@@ -173,9 +187,7 @@ func summarizeWaits(calls []event.Wait, childNR uint32) string {
 	}
 	otherPIDs, nothing := true, true
 	for i := range calls {
-		kind, id := waitTarget(&calls[i])
-		specific := (kind == idPID && id != int64(childNR)) || kind == idPIDFD
-		if !specific {
+		if !forOtherPID(&calls[i], childNR) {
 			otherPIDs = false
 		}
 		if calls[i].Options&optWNOHANG == 0 || calls[i].Return != 0 || calls[i].ChildPID != 0 {

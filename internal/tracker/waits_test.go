@@ -18,7 +18,12 @@ func TestSummarizeWaits(t *testing.T) {
 	}{
 		{"none", nil, report.WaitNone},
 		{"other pids", []event.Wait{wait4(52, 0, 52), wait4(62, 0, 62)}, report.WaitOtherPIDs},
-		{"pidfd", []event.Wait{{Syscall: event.SyscallWaitid, IDType: idPIDFD, ID: 4}}, report.WaitOtherPIDs},
+		{"pidfd of another child", []event.Wait{{Syscall: event.SyscallWaitid, IDType: idPIDFD, ID: 4,
+			ChildPID: 52, ChildCode: cldExited}}, report.WaitOtherPIDs},
+		{"pidfd of the zombie", []event.Wait{{Syscall: event.SyscallWaitid, IDType: idPIDFD, ID: 4,
+			Options: optWEXITED | optWNOWAIT, ChildPID: 7, ChildCode: cldExited}}, report.WaitOther},
+		{"pidfd that returned no child", []event.Wait{{Syscall: event.SyscallWaitid, IDType: idPIDFD, ID: 4,
+			Options: optWEXITED}}, report.WaitOther},
 		{"nohang any", []event.Wait{wait4(-1, optWNOHANG, 0)}, report.WaitNothingDone},
 		{"for the zombie", []event.Wait{wait4(7, 0, 0)}, report.WaitOther},
 		{"mixed", []event.Wait{wait4(52, 0, 52), wait4(-1, 0, -10)}, report.WaitOther},
