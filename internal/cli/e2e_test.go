@@ -172,3 +172,43 @@ func assertNothingLoaded(t *testing.T, log string) {
 		}
 	}
 }
+
+// TestStdoutClosed closes the read end of zombietrace's standard output,
+// as `zombietrace | head -1` does, and checks that zombietrace stops at its
+// next record, detaches, and exits with ExitFailure rather than SIGPIPE.
+func TestStdoutClosed(t *testing.T) {
+	tracetest.RequireBPF(t)
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(binary, "--output", "json", "--min-age", "300ms", "--ready-file", ready)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuilder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitForFile(t, ready, 10*time.Second)
+	stdout.Close()
+	scenario.Start(t, "nowait")
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(tracetest.Scale(10 * time.Second)):
+		t.Fatalf("zombietrace still runs 10 s after its output was closed:\n%s", stderr.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != cli.ExitFailure {
+		t.Errorf("exit = %v, want exit code %d", err, cli.ExitFailure)
+	}
+	for _, want := range []string{"standard output was closed", "msg=detached"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	assertNothingLoaded(t, stderr.String())
+}

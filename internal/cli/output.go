@@ -15,6 +15,8 @@ type sink struct {
 	out       report.Writer
 	err       error
 	observers []func(report.Record)
+	// onError, if set, is called once with the first write error.
+	onError func(error)
 }
 
 func (s *sink) write(r report.Record) {
@@ -22,10 +24,15 @@ func (s *sink) write(r report.Record) {
 		enrich(&r)
 	}
 	s.mu.Lock()
-	if err := s.out.Write(r); err != nil && s.err == nil {
+	err := s.out.Write(r)
+	first := err != nil && s.err == nil
+	if first {
 		s.err = err
 	}
 	s.mu.Unlock()
+	if first && s.onError != nil {
+		s.onError(err)
+	}
 	for _, observe := range s.observers {
 		observe(r)
 	}

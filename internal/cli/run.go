@@ -52,6 +52,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// With SIGPIPE caught, a write to a closed standard output returns
+	// EPIPE instead of killing zombietrace before it detaches.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	return run(ctx, cfg, stdout, logger)
 }
 
@@ -72,7 +75,14 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		}
 		defer os.Remove(cfg.ReadyFile)
 	}
-	records := &sink{out: out}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	records := &sink{out: out, onError: func(err error) {
+		if errors.Is(err, syscall.EPIPE) {
+			logger.Error("standard output was closed; stopping", "error", err)
+			cancel(err)
+		}
+	}}
 	if cfg.Top {
 		records.out = discard{}
 		stopTop := startTop(ctx, cfg.Refresh, stdout, records)
