@@ -426,6 +426,9 @@ func (c *zombieCase) waitEvidence() []string {
 		}
 		return nil
 	}
+	if c.r.FoundAtStart || c.r.Recovered {
+		return []string{waitsEvidenceSince(c.r.Waits, "since zombietrace found it")}
+	}
 	return []string{waitsEvidence(c.r.Waits)}
 }
 

@@ -68,14 +68,20 @@ func sigchldEvidence(s *report.SIGCHLD) string {
 // waitsEvidence summarises the parent's wait calls since the death, as
 // "3 wait4 calls since death, all for other PIDs: pid 52, pid 62".
 func waitsEvidence(w *report.Waits) string {
+	return waitsEvidenceSince(w, "since death")
+}
+
+// waitsEvidenceSince describes the calls of w, which began at the moment
+// that since names.
+func waitsEvidenceSince(w *report.Waits, since string) string {
 	if w.Calls == 0 && w.History != nil && w.History.Calls > 0 {
-		return fmt.Sprintf("no wait4 or waitid call since death; before it, %d calls seen: "+
-			"%d for specific PIDs, %d for any child", w.History.Calls, w.History.SpecificPIDs, w.History.AnyChild)
+		return fmt.Sprintf("no wait4 or waitid call %s; before it, %d calls seen: "+
+			"%d for specific PIDs, %d for any child", since, w.History.Calls, w.History.SpecificPIDs, w.History.AnyChild)
 	}
 	if w.Calls == 0 {
-		return "no wait4 or waitid call since death"
+		return "no wait4 or waitid call " + since
 	}
-	calls := fmt.Sprintf("%d %s since death", w.Calls, callNoun(w))
+	calls := fmt.Sprintf("%d %s %s", w.Calls, callNoun(w), since)
 	switch w.Summary {
 	case report.WaitOtherPIDs:
 		text := calls + ", all for other PIDs: " + strings.Join(targets(w), ", ")

@@ -77,6 +77,17 @@ func TestNSInitWaitsOnlyOwn(t *testing.T) {
 	assertVerdict(t, r, diagnose.NSInitWaitsOnlyOwn,
 		fmt.Sprintf("parent is PID 1 of PID namespace %d (ns pid 1)", ns),
 		"12 wait calls since death, all for other PIDs: "+target+" (last 5 of 12 calls listed)")
+
+	// A zombie found at start gets the calls seen since then.
+	found := procRecord(t, run.Init, run.Zombies[0])
+	if !found.FoundAtStart {
+		t.Fatal("a record from /proc is not marked found at start")
+	}
+	found.Waits = waitCalls(3, target, "WNOHANG")
+	found.Diagnosis = nil
+	diagnose.Diagnose(&found, "/proc")
+	assertVerdict(t, found, diagnose.NSInitWaitsOnlyOwn,
+		"3 wait4 calls since zombietrace found it, all for other PIDs: "+target)
 }
 
 // startNSInitNoReaper runs sleep as PID 1 of a new PID namespace, with an

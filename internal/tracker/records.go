@@ -38,8 +38,12 @@ func (t *Tracker) record(typ string, p *process, at time.Time) report.Record {
 	}
 	if p.foundAtStart || p.recovered {
 		// The death was not seen: exitNs is when the scan found the
-		// zombie, so the age is a lower bound.
+		// zombie, so the age is a lower bound, and the waits, listed
+		// only when there were any, are those since then.
 		r.AgeSeconds = at.Sub(t.clock.wall(p.exitNs)).Seconds()
+		if w := t.waitsSince(p); w != nil && w.Calls > 0 {
+			r.Waits = w
+		}
 	} else {
 		died := t.clock.wall(p.exitNs)
 		r.DiedAt = &died
