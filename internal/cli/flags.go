@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -81,8 +82,9 @@ Flags:
 `
 
 const (
-	// maxPID is PID_MAX_LIMIT, the largest pid_max Linux allows on 64-bit.
-	maxPID = 4 << 20
+	// maxPID is one below PID_MAX_LIMIT (4 << 20), the largest pid_max
+	// Linux allows on 64-bit: PIDs stay below pid_max.
+	maxPID = 4<<20 - 1
 	// maxRingBuffer bounds --ring-buffer-size at 1 GiB: the ring buffer is
 	// mapped into zombietrace, and 4 MiB already holds 40,000 events.
 	maxRingBuffer = 1 << 30
@@ -151,6 +153,12 @@ func validate(cfg Config) error {
 	if _, err := parseLevel(cfg.LogLevel); err != nil {
 		return err
 	}
+	if cfg.MetricsAddr != "" {
+		if err := checkListenAddr(cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("invalid --metrics-addr %q: %v; use host:port or :port, such as :9476",
+				cfg.MetricsAddr, err)
+		}
+	}
 	if cfg.Kubernetes && cfg.MetricsAddr == "" {
 		return errors.New("--kubernetes adds pod names to the metrics, so it needs --metrics-addr")
 	}
@@ -162,4 +170,17 @@ func usageError(fs *flag.FlagSet, format string, args ...any) error {
 	fmt.Fprintf(fs.Output(), "zombietrace: %s\n", msg)
 	fs.Usage()
 	return errors.New(msg)
+}
+
+// checkListenAddr checks the syntax of a TCP listen address, so that a
+// typo is a usage error rather than a failure at start.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535 or a service name", port)
+	}
+	return nil
 }

@@ -24,6 +24,9 @@ func TestMainRejectsBadInput(t *testing.T) {
 		{"log level", []string{"--log-level", "loud"}, `invalid --log-level "loud"`},
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
 		{"top with json", []string{"top", "--output", "json"}, "zombietrace top prints a table, not JSON"},
+		{"metrics address", []string{"--metrics-addr", "nonsense"}, `invalid --metrics-addr "nonsense"`},
+		{"metrics port", []string{"--metrics-addr", "127.0.0.1:99999"}, `port "99999" is not a number`},
+		{"pid_max limit", []string{"--pid", "4194304"}, "invalid --pid 4194304"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
