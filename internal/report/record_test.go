@@ -190,3 +190,19 @@ func TestTextMarksScannedZombies(t *testing.T) {
 		})
 	}
 }
+
+func TestFormatAge(t *testing.T) {
+	for _, tt := range []struct {
+		seconds float64
+		want    string
+	}{
+		{0.0574, "57ms"},
+		{0.9996, "1s"},
+		{5.04, "5s"},
+		{12.345, "12.3s"},
+	} {
+		if got := formatAge(tt.seconds); got != tt.want {
+			t.Errorf("formatAge(%v) = %q, want %q", tt.seconds, got, tt.want)
+		}
+	}
+}

@@ -206,7 +206,12 @@ func writeWaits(b *strings.Builder, w *Waits) {
 }
 
 func formatAge(seconds float64) string {
-	return time.Duration(seconds * float64(time.Second)).Round(100 * time.Millisecond).String()
+	d := time.Duration(seconds * float64(time.Second))
+	// Milliseconds below a second, where --min-age can be 50ms.
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
 
 func formatExit(e *ExitStatus) string {
