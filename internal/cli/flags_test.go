@@ -84,13 +84,24 @@ func TestCommandLineWinsOverEnvironment(t *testing.T) {
 }
 
 func TestInvalidEnvironmentValue(t *testing.T) {
-	t.Setenv("ZOMBIETRACE_MIN_AGE", "later")
-	var stdout, stderr bytes.Buffer
-	if code := Main(nil, &stdout, &stderr); code != ExitUsage {
-		t.Errorf("exit code = %d, want %d", code, ExitUsage)
+	tests := []struct {
+		name, value, want string
+	}{
+		{"unparsable", "later", `invalid ZOMBIETRACE_MIN_AGE="later"`},
+		{"out of range", "0s", "invalid --min-age 0s: use a positive duration such as 5s " +
+			"(--min-age was set by ZOMBIETRACE_MIN_AGE)"},
 	}
-	if !strings.Contains(stderr.String(), `invalid ZOMBIETRACE_MIN_AGE="later"`) {
-		t.Errorf("stderr lacks the variable name:\n%s", stderr.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("ZOMBIETRACE_MIN_AGE", tt.value)
+			var stdout, stderr bytes.Buffer
+			if code := Main(nil, &stdout, &stderr); code != ExitUsage {
+				t.Errorf("exit code = %d, want %d", code, ExitUsage)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr lacks %q:\n%s", tt.want, stderr.String())
+			}
+		})
 	}
 }
 
@@ -105,18 +116,6 @@ func TestUnknownEnvironmentVariable(t *testing.T) {
 	}
 	if len(cfg.UnknownEnv) != 1 || cfg.UnknownEnv[0] != "ZOMBIETRACE_MIN_AEG" {
 		t.Errorf("unknown variables = %q, want only ZOMBIETRACE_MIN_AEG", cfg.UnknownEnv)
-	}
-}
-
-func TestEnvironmentValueOutOfRange(t *testing.T) {
-	t.Setenv("ZOMBIETRACE_MIN_AGE", "0s")
-	var stdout, stderr bytes.Buffer
-	if code := Main(nil, &stdout, &stderr); code != ExitUsage {
-		t.Errorf("exit code = %d, want %d", code, ExitUsage)
-	}
-	want := "invalid --min-age 0s: use a positive duration such as 5s (--min-age was set by ZOMBIETRACE_MIN_AGE)"
-	if !strings.Contains(stderr.String(), want) {
-		t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 	}
 }
 
