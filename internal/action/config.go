@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zombietrace/zombietrace/internal/reaper"
 	"github.com/zombietrace/zombietrace/internal/report"
 )
 
@@ -84,6 +85,9 @@ type Config struct {
 	// Logger receives one log record per action, skip and confirmation.
 	// Nil discards them.
 	Logger *slog.Logger
+	// Injections, if set, remembers each waitid call that a reap makes a
+	// parent run, for the tracker to tell it from the parent's own.
+	Injections *reaper.Injections
 	// Emit receives one record of Type report.TypeAction per action, skip
 	// and confirmation. It is called only from the goroutine that runs
 	// Engine.Run.

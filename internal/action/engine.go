@@ -149,7 +149,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.signal = e.proc.sendSignal
 	e.reap = func(ctx context.Context, parent report.Process, childNS int) (reaper.Result, error) {
-		opts := reaper.Options{AllowInit: cfg.AllowHostInit, Logger: cfg.Logger}
+		opts := reaper.Options{AllowInit: cfg.AllowHostInit, Logger: cfg.Logger, Injections: cfg.Injections}
 		return e.proc.reap(ctx, parent, childNS, opts)
 	}
 	return e, nil

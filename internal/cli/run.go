@@ -16,9 +16,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zombietrace/zombietrace/internal/action"
 	"github.com/zombietrace/zombietrace/internal/flagutil"
 	"github.com/zombietrace/zombietrace/internal/loop"
 	"github.com/zombietrace/zombietrace/internal/probe"
+	"github.com/zombietrace/zombietrace/internal/reaper"
 	"github.com/zombietrace/zombietrace/internal/report"
 	"github.com/zombietrace/zombietrace/internal/scan"
 	"github.com/zombietrace/zombietrace/internal/tracker"
@@ -88,6 +90,11 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		stopTop := startTop(ctx, cfg.Refresh, stdout, records)
 		defer stopTop()
 	}
+	var injected func(parent, childNS int, options uint32) bool
+	if cfg.Action.Mode == action.ModeReap {
+		cfg.Action.Injections = &reaper.Injections{}
+		injected = cfg.Action.Injections.Take
+	}
 	agent, err := startAgent(ctx, cfg, records, logger)
 	if err != nil {
 		logger.Error("start failed", "error", err)
@@ -99,6 +106,7 @@ func run(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger)
 		ParentPID: uint32(cfg.ParentPID),
 		Logger:    logger,
 		Emit:      records.write,
+		Injected:  injected,
 	})
 	if err != nil {
 		logger.Error("start tracker failed", "error", err)

@@ -112,6 +112,13 @@ func TestMultiprocessingCaseReaped(t *testing.T) {
 	tr := startTracer(t, "--min-age", "1s", "--action", "reap")
 	init := spawnPool(t)
 	r := tr.waitRecord(t, resourceTrackerUnder(init), 10*time.Second)
+	// The reaped record comes first: the engine confirms its action from it.
+	reaped := tr.waitRecord(t, func(a report.Record) bool {
+		return a.Type == report.TypeReaped && a.Zombie.PID == r.Zombie.PID
+	}, 15*time.Second)
+	if !strings.Contains(reaped.ReapNote, "--action reap made its parent run") {
+		t.Errorf("reap note = %q, want it to name zombietrace's injected waitid", reaped.ReapNote)
+	}
 	confirmed := tr.waitRecord(t, func(a report.Record) bool {
 		return a.Type == report.TypeAction && a.Zombie.PID == r.Zombie.PID &&
 			a.Action != nil && a.Action.Outcome == report.OutcomeConfirmed

@@ -96,6 +96,8 @@ type Options struct {
 	// Logger receives debug records of each step and warnings for failed
 	// cleanup. Nil means slog.Default().
 	Logger *slog.Logger
+	// Injections, if set, remembers the waitid call before it is made.
+	Injections *Injections
 }
 
 // Reap makes the process parent reap exactly the zombie child whose PID in
@@ -127,6 +129,9 @@ func ReapWithOptions(ctx context.Context, parent, childNS int, opts Options) (Re
 		return Result{}, err
 	}
 
+	if opts.Injections != nil {
+		opts.Injections.add(parent, childNS, time.Now())
+	}
 	done := make(chan outcome, 1)
 	go runLocked(ctx, tid, childNS, opts.Logger, done)
 

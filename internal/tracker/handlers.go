@@ -132,10 +132,13 @@ func (t *Tracker) handleWait(e *event.Wait) {
 	if waiter == nil {
 		return
 	}
-	if waiter.waits == nil {
-		waiter.waits = &waitLog{}
+	byAction := t.injected(waiter, e)
+	if !byAction {
+		if waiter.waits == nil {
+			waiter.waits = &waitLog{}
+		}
+		waiter.waits.add(e)
 	}
-	waiter.waits.add(e)
 	child := e.ChildPID
 	switch {
 	case reapedChild(e):
@@ -159,9 +162,26 @@ func (t *Tracker) handleWait(e *event.Wait) {
 	p.reapedNs = e.TimeNs
 	t.removeChild(p)
 	if p.reported {
+		note := ""
+		if byAction {
+			note = noteActionReap
+		}
 		t.stats.Reaped++
-		t.cfg.Emit(t.reapedRecord(p, ""))
+		t.cfg.Emit(t.reapedRecord(p, note))
 	}
+}
+
+// noteActionReap explains a reap by the call that --action reap injected.
+const noteActionReap = "reaped by the waitid call that zombietrace's --action reap made its parent run"
+
+// injected reports whether e is a waitid call that zombietrace's reaper
+// made waiter run.
+func (t *Tracker) injected(waiter *process, e *event.Wait) bool {
+	if t.cfg.Injected == nil || e.Syscall != event.SyscallWaitid || e.IDType != idPID || e.ArgsUnknown {
+		return false
+	}
+	pid, ok := t.visiblePID(waiter)
+	return ok && t.cfg.Injected(pid, int(e.ID), e.Options)
 }
 
 func (t *Tracker) handleFree(e *event.Free) {

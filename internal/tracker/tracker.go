@@ -30,6 +30,11 @@ type Config struct {
 	// calls Handle, Expire or ScanExisting.
 	Emit   func(report.Record)
 	Logger *slog.Logger
+	// Injected, if set, reports whether a waitid(P_PID, childNS) call
+	// with these options in the process parent (a PID in zombietrace's
+	// namespace) was made by zombietrace's reaper. Such calls stay out of
+	// the parent's wait history.
+	Injected func(parent, childNS int, options uint32) bool
 }
 
 // Stats counts what the tracker has seen since it started.

@@ -441,3 +441,37 @@ func TestWaitidWithoutInfop(t *testing.T) {
 		})
 	}
 }
+
+// TestInjectedWaitOutOfHistory feeds the waitid call that --action reap
+// makes a parent run and checks that it reaps the zombie with its own
+// note and stays out of the parent's wait history.
+func TestInjectedWaitOutOfHistory(t *testing.T) {
+	var asked []int
+	h := newHarness(t, func(c *Config) {
+		c.Injected = func(parent, childNS int, options uint32) bool {
+			asked = append(asked, parent, childNS)
+			return parent == 100 && childNS == 101 && options == 0x40000005
+		}
+	})
+	parent, child := ref(100, 50), ref(101, 60)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.proc.process(101, "child", 'Z', 100, 60)
+	h.fork(time.Second, child, parent, chain(101))
+	h.exit(time.Second, child, parent, chain(101), 0)
+	h.expireAt(2 * time.Second)
+	h.Handle(&event.Wait{Header: hdr(event.KindWait, 3*time.Second, parent), Syscall: event.SyscallWaitid,
+		IDType: idPID, ID: 101, Options: 0x40000005, ChildPID: 101, ChildCode: cldExited})
+
+	if len(asked) != 2 || asked[0] != 100 || asked[1] != 101 {
+		t.Errorf("Injected was asked about %v, want parent 100 and child 101", asked)
+	}
+	if len(h.records) != 2 || h.records[1].Type != report.TypeReaped {
+		t.Fatalf("records = %+v, want lingering then reaped", h.records)
+	}
+	if note := h.records[1].ReapNote; note != noteActionReap {
+		t.Errorf("reap note = %q, want %q", note, noteActionReap)
+	}
+	if w := h.procs[refKey(parent)].waits; w != nil {
+		t.Errorf("the injected call is in the parent's wait history: %+v", w)
+	}
+}
