@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zombietrace/zombietrace/internal/procfs"
 	"github.com/zombietrace/zombietrace/internal/report"
 )
 
@@ -31,7 +32,7 @@ func (t *Tracker) record(typ string, p *process, at time.Time) report.Record {
 		Type:         typ,
 		Time:         at,
 		Zombie:       *t.describe(p),
-		Parent:       t.describe(p.parent),
+		Parent:       t.describeLive(p.parent),
 		CgroupID:     p.cgroupID,
 		FoundAtStart: p.foundAtStart,
 		Recovered:    p.recovered,
@@ -91,6 +92,21 @@ func (t *Tracker) describe(p *process) *report.Process {
 	}
 	if d.NSPID == 0 {
 		d.NSPID = d.PID
+	}
+	return d
+}
+
+// describeLive describes a process that may still run, with the comm that
+// /proc shows now: the events give comm only at fork, exec and exit, and a
+// running parent can rename itself (prctl PR_SET_NAME).
+func (t *Tracker) describeLive(p *process) *report.Process {
+	d := t.describe(p)
+	if d == nil || p.exited || d.PID == 0 {
+		return d
+	}
+	if stat, err := procfs.ReadStat(t.cfg.ProcRoot, int(d.PID)); err == nil && stat.StartTicks == p.key.StartTicks {
+		p.comm = stat.Comm
+		d.Comm = stat.Comm
 	}
 	return d
 }

@@ -475,3 +475,34 @@ func TestInjectedWaitOutOfHistory(t *testing.T) {
 		t.Errorf("the injected call is in the parent's wait history: %+v", w)
 	}
 }
+
+// TestParentCommAfterRename checks that a record names a running parent
+// by the comm that /proc shows when the record is made, and keeps the
+// traced one when the PID now belongs to another process.
+func TestParentCommAfterRename(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		ticks uint64
+		want  string
+	}{
+		{"renamed", 50, "renamed"},
+		{"pid reused", 70, "parent"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			parent, child := ref(100, 50), ref(101, 60)
+			h.proc.process(100, "parent", 'S', 1, 50)
+			h.proc.process(101, "child", 'Z', 100, 60)
+			h.fork(time.Second, child, parent, chain(101))
+			h.exit(time.Second, child, parent, chain(101), 0)
+			h.proc.process(100, "renamed", 'S', 1, tt.ticks)
+			h.expireAt(2 * time.Second)
+			if len(h.records) != 1 || h.records[0].Parent == nil {
+				t.Fatalf("records = %+v, want one lingering record with a parent", h.records)
+			}
+			if got := h.records[0].Parent.Comm; got != tt.want {
+				t.Errorf("parent comm = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
