@@ -65,13 +65,12 @@ func (l *Loop) Run(ctx context.Context) error {
 			l.checkLost()
 			return nil
 		}
+		// NextDeadline returns the zero time when no check is pending,
+		// which Poll takes as no deadline.
 		next, ok := l.tracker.NextDeadline()
 		if ok && !next.After(now) {
 			l.tracker.Expire(now)
-			next, ok = l.tracker.NextDeadline()
-		}
-		if !ok {
-			next = time.Time{}
+			next, _ = l.tracker.NextDeadline()
 		}
 		if !now.Before(nextLostCheck) {
 			nextLostCheck = now.Add(lostCheckInterval)

@@ -64,7 +64,7 @@ func waitidRequest(childNS int, infop uint64) syscallRequest {
 			unix.P_PID,
 			uint64(childNS),
 			infop,
-			unix.WEXITED | unix.WNOHANG | unix.WALL,
+			InjectedOptions,
 			0,
 			0,
 		},

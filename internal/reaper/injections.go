@@ -11,8 +11,8 @@ import (
 // the parent run.
 const InjectedOptions = unix.WEXITED | unix.WNOHANG | unix.WALL
 
-// injectionTTL is how long an injected call is remembered. A tracer sees
-// the call within milliseconds of the reap.
+// injectionTTL is how long an injected call is remembered. A tracer gets
+// the event of the call within milliseconds of the reap.
 const injectionTTL = time.Minute
 
 // Injections remembers the waitid calls that reaps made parents run, so
@@ -43,7 +43,7 @@ func (in *Injections) add(parent, childNS int, now time.Time) {
 }
 
 // Take reports whether a waitid(P_PID, childNS) call with these options in
-// the process parent was one that a reap made it run, and forgets it.
+// the process parent was one that a reap made it run, and removes it.
 func (in *Injections) Take(parent, childNS int, options uint32) bool {
 	if options != InjectedOptions {
 		return false

@@ -97,8 +97,9 @@ func (t *Tracker) describe(p *process) *report.Process {
 }
 
 // describeLive describes a process that may still run, with the comm that
-// /proc shows now: the events give comm only at fork, exec and exit, and a
-// running parent can rename itself (prctl PR_SET_NAME).
+// /proc shows now, and keeps that comm for later records. The events give
+// comm only at fork, exec and exit, and a running parent can rename itself
+// (prctl PR_SET_NAME).
 func (t *Tracker) describeLive(p *process) *report.Process {
 	d := t.describe(p)
 	if d == nil || p.exited || d.PID == 0 {

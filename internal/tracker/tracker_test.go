@@ -91,6 +91,17 @@ func (h *harness) exit(at time.Duration, p, parent event.ProcRef, pids event.PID
 		Flags: event.ExitLeader | event.ExitGroupDead, Comm: "child"})
 }
 
+// deadChild makes parent 100 fork child 101, which exits at 1 s and
+// stays a zombie in the fake /proc.
+func (h *harness) deadChild() (parent, child event.ProcRef) {
+	parent, child = ref(100, 50), ref(101, 60)
+	h.proc.process(100, "parent", 'S', 1, 50)
+	h.proc.process(101, "child", 'Z', 100, 60)
+	h.fork(time.Second, child, parent, chain(101))
+	h.exit(time.Second, child, parent, chain(101), 0)
+	return parent, child
+}
+
 func (h *harness) expireAt(at time.Duration) {
 	h.Expire(h.clock.wall(uint64(at)))
 }
@@ -362,10 +373,7 @@ func TestReapAfterMinAgeBeforeCheck(t *testing.T) {
 	for _, end := range []string{"wait", "free"} {
 		t.Run(end, func(t *testing.T) {
 			h := newHarness(t)
-			parent, child := ref(100, 50), ref(101, 60)
-			h.proc.process(100, "parent", 'S', 1, 50)
-			h.fork(time.Second, child, parent, chain(101))
-			h.exit(time.Second, child, parent, chain(101), 0)
+			parent, child := h.deadChild()
 			at := 2500 * time.Millisecond
 			if end == "wait" {
 				h.Handle(&event.Wait{Header: hdr(event.KindWait, at, parent), Syscall: event.SyscallWait4,
@@ -391,10 +399,7 @@ func TestReapAfterMinAgeBeforeCheck(t *testing.T) {
 // --min-age leaves no record even when its check runs late.
 func TestReapBeforeMinAgeNotReported(t *testing.T) {
 	h := newHarness(t)
-	parent, child := ref(100, 50), ref(101, 60)
-	h.proc.process(100, "parent", 'S', 1, 50)
-	h.fork(time.Second, child, parent, chain(101))
-	h.exit(time.Second, child, parent, chain(101), 0)
+	parent, child := h.deadChild()
 	h.Handle(&event.Wait{Header: hdr(event.KindWait, 1900*time.Millisecond, parent), Syscall: event.SyscallWait4,
 		ID: 101, Return: 101, ChildPID: 101})
 	h.Handle(&event.Free{Header: hdr(event.KindFree, 1900*time.Millisecond, child)})
@@ -418,11 +423,7 @@ func TestWaitidWithoutInfop(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			parent, child := ref(100, 50), ref(101, 60)
-			h.proc.process(100, "parent", 'S', 1, 50)
-			h.proc.process(101, "child", 'Z', 100, 60)
-			h.fork(time.Second, child, parent, chain(101))
-			h.exit(time.Second, child, parent, chain(101), 0)
+			parent, child := h.deadChild()
 			h.expireAt(2 * time.Second)
 			h.Handle(&event.Wait{Header: hdr(event.KindWait, 3*time.Second, parent), Syscall: event.SyscallWaitid,
 				IDType: tt.idType, ID: tt.id, Options: optWEXITED})
@@ -446,24 +447,20 @@ func TestWaitidWithoutInfop(t *testing.T) {
 // makes a parent run and checks that it reaps the zombie with its own
 // note and stays out of the parent's wait history.
 func TestInjectedWaitOutOfHistory(t *testing.T) {
-	var asked []int
+	var queried []int
 	h := newHarness(t, func(c *Config) {
 		c.Injected = func(parent, childNS int, options uint32) bool {
-			asked = append(asked, parent, childNS)
-			return parent == 100 && childNS == 101 && options == 0x40000005
+			queried = append(queried, parent, childNS)
+			return parent == 100 && childNS == 101 && options == optWEXITED|optWNOHANG|optWALL
 		}
 	})
-	parent, child := ref(100, 50), ref(101, 60)
-	h.proc.process(100, "parent", 'S', 1, 50)
-	h.proc.process(101, "child", 'Z', 100, 60)
-	h.fork(time.Second, child, parent, chain(101))
-	h.exit(time.Second, child, parent, chain(101), 0)
+	parent, _ := h.deadChild()
 	h.expireAt(2 * time.Second)
 	h.Handle(&event.Wait{Header: hdr(event.KindWait, 3*time.Second, parent), Syscall: event.SyscallWaitid,
-		IDType: idPID, ID: 101, Options: 0x40000005, ChildPID: 101, ChildCode: cldExited})
+		IDType: idPID, ID: 101, Options: optWEXITED | optWNOHANG | optWALL, ChildPID: 101, ChildCode: cldExited})
 
-	if len(asked) != 2 || asked[0] != 100 || asked[1] != 101 {
-		t.Errorf("Injected was asked about %v, want parent 100 and child 101", asked)
+	if len(queried) != 2 || queried[0] != 100 || queried[1] != 101 {
+		t.Errorf("Injected was queried for %v, want parent 100 and child 101", queried)
 	}
 	if len(h.records) != 2 || h.records[1].Type != report.TypeReaped {
 		t.Fatalf("records = %+v, want lingering then reaped", h.records)
@@ -490,11 +487,7 @@ func TestParentCommAfterRename(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			parent, child := ref(100, 50), ref(101, 60)
-			h.proc.process(100, "parent", 'S', 1, 50)
-			h.proc.process(101, "child", 'Z', 100, 60)
-			h.fork(time.Second, child, parent, chain(101))
-			h.exit(time.Second, child, parent, chain(101), 0)
+			h.deadChild()
 			h.proc.process(100, "renamed", 'S', 1, tt.ticks)
 			h.expireAt(2 * time.Second)
 			if len(h.records) != 1 || h.records[0].Parent == nil {
